@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { CONNECTORS } from '../connectors/registry.js';
+import type { Connector } from '../connectors/types.js';
+import { DirsyncError } from '../src/errors.js';
+import {
+  configSchema,
+  connectorEntrySchema,
+  formatPath,
+  type ConnectorConfig,
+  type DirsyncConfig,
+} from './schema.js';
+
+/** Where the config file is looked for when `DIRSYNC_CONFIG` is not set. */
+export const DEFAULT_CONFIG_PATH = 'config/dirsync.yaml';
+
+/** Lists every problem, one per line, as `path: reason`. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  const lines: string[] = [];
+  for (const issue of issues) {
+    // A union failure hides its real reasons in branches; for a discriminated union zod already
+    // picked the branch, so report the branch's own issues with the full path.
+    if (
+      issue.code === 'invalid_union' &&
+      'errors' in issue &&
+      issue.errors.length > 0 &&
+      !issue.message.includes('secret')
+    ) {
+      const best = issue.errors.reduce((a, b) => (a.length <= b.length ? a : b));
+      for (const sub of best) {
+        lines.push(...formatIssues([{ ...sub, path: [...issue.path, ...sub.path] } as z.core.$ZodIssue]));
+      }
+      continue;
+    }
+    lines.push(`${formatPath(issue.path)}: ${issue.message}`);
+  }
+  return [...new Set(lines)];
+}
+
+/** Validates an already-parsed object. Throws DIRSYNC_E_CONFIG_INVALID with every problem listed. */
+export function parseConfig(
+  raw: unknown,
+  connectors: readonly Connector[] = CONNECTORS,
+  source = 'config',
+): DirsyncConfig {
+  const result = configSchema(connectors).safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = formatIssues(result.error.issues);
+    throw new DirsyncError(
+      'DIRSYNC_E_CONFIG_INVALID',
+      `${source} has ${lines.length} problem(s):\n  ${lines.join('\n  ')}`,
+      {
+        cause: result.error,
+      },
+    );
+  }
+  return result.data as unknown as DirsyncConfig;
+}
+
+/** Validates one `connectors[]` entry against a given connector (used by tests and emulators). */
+export function parseConnectorConfig(raw: unknown, connector: Connector): ConnectorConfig {
+  const result = connectorEntrySchema(connector).safeParse(raw);
+  if (!result.success) {
+    const lines = formatIssues(result.error.issues);
+    throw new DirsyncError(
+      'DIRSYNC_E_CONFIG_INVALID',
+      `connector entry has ${lines.length} problem(s):\n  ${lines.join('\n  ')}`,
+    );
+  }
+  return result.data as unknown as ConnectorConfig;
+}
+
+/** Reads and validates the config file named by `DIRSYNC_CONFIG` (or the default path). */
+export function loadConfig(path = process.env.DIRSYNC_CONFIG ?? DEFAULT_CONFIG_PATH): DirsyncConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new DirsyncError(
+      'DIRSYNC_E_CONFIG_NOT_FOUND',
+      `${path} (set DIRSYNC_CONFIG or copy config/dirsync.example.yaml)`,
+      { cause },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (cause) {
+    const detail = cause instanceof YAMLParseError ? cause.message : String(cause);
+    throw new DirsyncError('DIRSYNC_E_CONFIG_INVALID', `${path} is not valid YAML: ${detail}`, { cause });
+  }
+  return parseConfig(raw, CONNECTORS, path);
+}
+
+export function findConnector(config: DirsyncConfig, name: string): ConnectorConfig {
+  const c = config.connectors.find((x) => x.name === name);
+  if (!c) {
+    throw new DirsyncError(
+      'DIRSYNC_E_CONNECTOR_UNKNOWN',
+      `"${name}" (configured: ${config.connectors.map((x) => x.name).join(', ') || 'none'})`,
+    );
+  }
+  return c;
+}

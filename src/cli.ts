@@ -1,0 +1,221 @@
+/**
+ * The `dirsync` command line. Every command validates the config first and fails with one clear
+ * message (and every config problem listed) before touching anything.
+ */
+import { Command, CommanderError } from 'commander';
+import type pg from 'pg';
+import { findConnector, loadConfig } from '../config/load.js';
+import type { DirsyncConfig } from '../config/schema.js';
+import { changeText, countsLine, statusText, summaryText } from './cli/format.js';
+import { toDirsyncError, type DirsyncError } from './errors.js';
+import { createLogger, setRootLogger } from './logger.js';
+import { approveRun, rejectRun } from './pipeline/approve.js';
+import { runSync, type RunSummary } from './pipeline/run.js';
+import { createPool, databaseUrl, ensureDatabase } from './store/db.js';
+import { migrate } from './store/migrate.js';
+import { connectorStatuses, runChanges, runProblems } from './store/queries.js';
+
+/** Exit codes scripts can rely on. */
+const EXIT = { ok: 0, failed: 1, usage: 2, held: 3 } as const;
+
+async function withDatabase<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  const url = databaseUrl();
+  await ensureDatabase(url);
+  const pool = createPool(url, 10);
+  try {
+    await migrate(pool);
+    return await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+function setup(): DirsyncConfig {
+  const config = loadConfig();
+  setRootLogger(createLogger(process.env.DIRSYNC_LOG_LEVEL ?? config.log.level));
+  return config;
+}
+
+function printJson(v: unknown): void {
+  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+}
+
+async function printChanges(pool: pg.Pool, runId: number, limit: number): Promise<void> {
+  const changes = await runChanges(pool, runId, limit + 1);
+  for (const c of changes.slice(0, limit)) console.log(changeText(c));
+  if (changes.length > limit) console.log(`  … more: dirsync changes ${runId} --limit ${limit * 10}`);
+  const problems = await runProblems(pool, runId, 20);
+  if (problems.length > 0) {
+    console.log('  problems:');
+    for (const p of problems)
+      console.log(`  ! ${p.action} ${p.object_type} ${p.external_id ?? '(no id)'}: ${p.reason}`);
+  }
+}
+
+/** A dry run whose changes the guard would hold exits like a held run, so scripts can check first. */
+function exitFor(s: RunSummary): number {
+  return s.status === 'needs_approval' || (s.guard?.length ?? 0) > 0 ? EXIT.held : EXIT.ok;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('dirsync')
+    .description('Keeps an application user directory in Postgres in step with identity providers.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('migrate')
+    .description('create or upgrade the dirsync schema (also done by every other command)')
+    .action(async () => {
+      const url = databaseUrl();
+      await ensureDatabase(url);
+      const pool = createPool(url);
+      try {
+        const r = await migrate(pool);
+        console.log(
+          r.applied.length ? `applied ${r.applied.join(', ')}` : `schema is current (${r.current})`,
+        );
+      } finally {
+        await pool.end();
+      }
+    });
+
+  program
+    .command('check-config')
+    .description('validate the configuration file and list every problem')
+    .action(() => {
+      const c = setup();
+      console.log(`config is valid: ${c.connectors.map((x) => `${x.name} (${x.kind})`).join(', ')}`);
+    });
+
+  program
+    .command('sync <connector>')
+    .description('run one snapshot sync now, in this process')
+    .option('--dry-run', 'compute and show the changes without applying them')
+    .option('--json', 'print a JSON summary')
+    .option('--show <n>', 'list up to n changes', '20')
+    .action(async (name: string, o: { dryRun?: boolean; json?: boolean; show: string }) => {
+      const config = setup();
+      const entry = findConnector(config, name);
+      await withDatabase(async (pool) => {
+        const s = await runSync({ pool, config: entry, trigger: 'cli', dryRun: o.dryRun ?? false });
+        if (o.json) printJson(s);
+        else {
+          console.log(summaryText(s));
+          await printChanges(pool, s.runId, Number(o.show) || 20);
+        }
+        process.exitCode = exitFor(s);
+      });
+    });
+
+  program
+    .command('status')
+    .description('list connectors with their last run')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const config = setup();
+      await withDatabase(async (pool) => {
+        const rows = await connectorStatuses(
+          pool,
+          config.connectors.map((c) => c.name),
+        );
+        if (o.json) printJson(rows);
+        else console.log(statusText(rows));
+      });
+    });
+
+  program
+    .command('changes <run>')
+    .description("list a run's changes and the records it held or skipped")
+    .option('--limit <n>', 'most changes to list', '200')
+    .option('--json', 'print JSON')
+    .action(async (run: string, o: { limit: string; json?: boolean }) => {
+      await withDatabase(async (pool) => {
+        const id = Number(run);
+        if (o.json)
+          printJson({
+            changes: await runChanges(pool, id, Number(o.limit)),
+            problems: await runProblems(pool, id, 1000),
+          });
+        else await printChanges(pool, id, Number(o.limit));
+      });
+    });
+
+  program
+    .command('approve <run>')
+    .description('apply exactly the change set of a run the deletion guard held')
+    .option('--by <name>', 'who approves (recorded on the run)', process.env.USER || 'cli')
+    .action(async (run: string, o: { by: string }) => {
+      await withDatabase(async (pool) => {
+        await approveRun(pool, Number(run), o.by);
+        console.log(`run ${run} approved and applied`);
+      });
+    });
+
+  program
+    .command('reject <run>')
+    .description('discard the change set of a held run')
+    .option('--by <name>', 'who rejects (recorded on the run)', process.env.USER || 'cli')
+    .action(async (run: string, o: { by: string }) => {
+      await withDatabase(async (pool) => {
+        await rejectRun(pool, Number(run), o.by);
+        console.log(`run ${run} rejected; nothing was applied`);
+      });
+    });
+
+  program
+    .command('demo')
+    .description('sync the bundled demo org (config/demo.yaml) and show what changed')
+    .action(async () => {
+      process.env.DIRSYNC_CONFIG ??= 'config/demo.yaml';
+      process.env.DIRSYNC_LOG_LEVEL ??= 'error';
+      const config = setup();
+      await withDatabase(async (pool) => {
+        for (const entry of config.connectors) {
+          const s = await runSync({ pool, config: entry, trigger: 'demo' });
+          console.log(summaryText(s));
+          await printChanges(pool, s.runId, 25);
+          console.log(`  in short: ${countsLine(s.counts)}`);
+        }
+        console.log(
+          `\nThe directory is in ${databaseUrl().replace(/:[^:@/]*@/, ':***@')}, schema "dirsync".`,
+        );
+        console.log('Try: npm run dirsync -- status · npm run dirsync -- sync acme-demo --dry-run');
+      });
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const err = toDirsyncError(e);
+    process.stderr.write(`dirsync: ${err.code}: ${err.message}\n`);
+    if (err.code === 'DIRSYNC_E_INTERNAL' && e instanceof Error && e.stack)
+      process.stderr.write(`${e.stack}\n`);
+    const runId = (err as DirsyncError & { runId?: number }).runId;
+    if (runId)
+      process.stderr.write(`dirsync: the run is recorded as run ${runId} (dirsync changes ${runId})\n`);
+    return err.code === 'DIRSYNC_E_CONFIG_INVALID' || err.code === 'DIRSYNC_E_CONFIG_NOT_FOUND'
+      ? EXIT.usage
+      : EXIT.failed;
+  }
+}
+
+const invokedDirectly = process.argv[1] && /(?:^|[/\\])(?:cli\.ts|dirsync(?:\.js)?)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`dirsync: ${String(e)}\n`);
+      process.exitCode = EXIT.failed;
+    },
+  );
+}

@@ -1,0 +1,79 @@
+/** Human-readable output of the CLI. */
+import type { ChangeCounts } from '../pipeline/diff.js';
+import type { RunSummary } from '../pipeline/run.js';
+import type { ChangeRow, ConnectorStatus } from '../store/queries.js';
+import { formatDuration } from '../util/duration.js';
+
+export function countsLine(c: ChangeCounts): string {
+  const part = (name: string, o: Record<string, number>) => {
+    const xs = Object.entries(o)
+      .filter(([, n]) => n > 0)
+      .map(([op, n]) => `${n} ${op}`);
+    return `${name}: ${xs.length ? xs.join(', ') : 'no change'}`;
+  };
+  return [part('users', c.users), part('groups', c.groups), part('memberships', c.memberships)].join(' · ');
+}
+
+export function summaryText(s: RunSummary): string {
+  const lines: string[] = [];
+  const head =
+    s.status === 'needs_approval'
+      ? `Run ${s.runId} of ${s.connector} is HELD for approval: nothing was applied.`
+      : s.dryRun
+        ? `Dry run ${s.runId} of ${s.connector}: nothing was applied.${s.guard?.length ? ' A real run would be HELD for approval.' : ''}`
+        : `Run ${s.runId} of ${s.connector} succeeded.`;
+  lines.push(head);
+  lines.push(`  ${countsLine(s.counts)}`);
+  const snap = s.snapshot;
+  lines.push(
+    `  snapshot: ${snap.users ?? 0} users, ${snap.groups ?? 0} groups, ${snap.edges ?? 0} memberships` +
+      (snap.problems
+        ? ` · ${snap.problems} problem(s) held or skipped (see: dirsync changes ${s.runId})`
+        : ''),
+  );
+  lines.push(
+    `  time: ${Object.entries(s.phaseMs)
+      .map(([p, ms]) => `${p} ${formatDuration(ms)}`)
+      .join(', ')}` +
+      (s.requests ? ` · ${s.requests} requests${s.throttled ? `, ${s.throttled} throttled` : ''}` : ''),
+  );
+  for (const g of s.guard ?? []) lines.push(`  guard: ${g.kind}: ${g.removals} removal(s): ${g.rule}`);
+  if (s.status === 'needs_approval') {
+    lines.push(
+      `  review: dirsync changes ${s.runId} · approve: dirsync approve ${s.runId} · reject: dirsync reject ${s.runId}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function changeText(c: ChangeRow): string {
+  if (c.object_type === 'membership') {
+    const sign = c.operation === 'add' ? '+' : '-';
+    const dir = c.operation === 'add' ? 'to' : 'from';
+    return `  ${sign} ${c.member_type} ${c.member_label ?? c.member_external_id} ${dir} group ${c.label ?? c.external_id}`;
+  }
+  const what = `${c.object_type} ${c.label ?? ''} (${c.external_id})`;
+  if (c.before && c.after) {
+    const keys = Object.keys({ ...c.before, ...c.after });
+    const delta = keys.map(
+      (k) => `${k}: ${JSON.stringify(c.before?.[k] ?? null)} → ${JSON.stringify(c.after?.[k] ?? null)}`,
+    );
+    return `  ~ ${c.operation} ${what}${delta.length ? `: ${delta.join(', ')}` : ''}`;
+  }
+  return `  ${c.operation === 'create' ? '+' : c.operation === 'delete' ? '-' : '~'} ${c.operation} ${what}`;
+}
+
+export function statusText(rows: ConnectorStatus[]): string {
+  const lines = ['CONNECTOR            KIND       USERS (ACTIVE)   GROUPS  LAST RUN'];
+  for (const r of rows) {
+    const last = r.lastRun
+      ? `#${r.lastRun.id} ${r.lastRun.status}${r.lastRun.dryRun ? ' (dry run)' : ''} ${r.lastRun.startedAt}` +
+        (r.lastRun.errorCode ? ` ${r.lastRun.errorCode}` : '')
+      : 'never';
+    const users = `${r.users} (${r.activeUsers})`;
+    lines.push(
+      `${r.connector.padEnd(20)} ${(r.kind ?? '-').padEnd(10)} ${users.padEnd(16)} ${String(r.groups).padEnd(7)} ${last}`,
+    );
+  }
+  return lines.join('\n');
+}

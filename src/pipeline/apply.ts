@@ -1,0 +1,166 @@
+/**
+ * Apply: executes a run's diff tables against the directory in ONE transaction, under the
+ * connector's advisory lock, after checking that the directory is still the one the diff was
+ * computed against. Either every change lands, with its change log and run status, or none does.
+ */
+import type pg from 'pg';
+import { DirsyncError } from '../errors.js';
+import type { StageTables } from './stage.js';
+
+/**
+ * Namespaces of the two-key advisory locks (pg_advisory_*lock(int, int)), keyed by connector:
+ * RUN_LOCK is held for a whole run or approval (single flight), APPLY_LOCK for the apply transaction.
+ */
+export const RUN_LOCK = 0x445352; // "DSR"
+export const APPLY_LOCK = 0x445341; // "DSA"
+
+export const lockKeySql = `hashtext('dirsync:' || $1)`;
+
+export interface ApplyOptions {
+  connector: string;
+  kind: string;
+  runId: number;
+  baseVersion: number;
+  /** Connector state to store with the apply (incremental sync cursors). */
+  cursor?: unknown;
+  /** Runs inside the transaction before any change: records the change log (labels of removed objects still exist). */
+  record: (client: pg.PoolClient) => Promise<void>;
+  /** Runs inside the transaction just before COMMIT: the run status. */
+  finish: (client: pg.PoolClient) => Promise<void>;
+}
+
+/** Ensures the directory row exists and returns its version (0 for a new directory). */
+export async function directoryVersion(
+  db: pg.Pool | pg.PoolClient,
+  connector: string,
+  kind: string,
+): Promise<number> {
+  const { rows } = await db.query<{ version: string }>(
+    `INSERT INTO dirsync.directories (connector, kind) VALUES ($1, $2)
+     ON CONFLICT (connector) DO UPDATE SET kind = EXCLUDED.kind
+     RETURNING version`,
+    [connector, kind],
+  );
+  return Number(rows[0]?.version ?? 0);
+}
+
+export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOptions): Promise<void> {
+  const client = await pool.connect();
+  const c = opts.connector;
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(${APPLY_LOCK}, ${lockKeySql})`, [c]);
+    await client.query('SET CONSTRAINTS dirsync.users_username_unique DEFERRED');
+    const { rows } = await client.query<{ version: string }>(
+      'SELECT version FROM dirsync.directories WHERE connector = $1 FOR UPDATE',
+      [c],
+    );
+    const version = Number(rows[0]?.version ?? -1);
+    if (version !== opts.baseVersion) {
+      throw new DirsyncError(
+        'DIRSYNC_E_DIRECTORY_MOVED',
+        `directory ${c} is at version ${version}, the changes were computed against ${opts.baseVersion}`,
+      );
+    }
+
+    await opts.record(client);
+
+    // Users. Deletes first, so a new user may take a deleted user's name in the same run.
+    await client.query(
+      `DELETE FROM dirsync.users u USING ${t.diffUsers} d WHERE d.op = 'delete' AND u.id = d.id`,
+    );
+    await client.query(
+      `UPDATE dirsync.users u
+          SET username = d.username, email = d.email, display_name = d.display_name, given_name = d.given_name,
+              family_name = d.family_name, active = d.active, attributes = d.attributes,
+              missing_since = CASE WHEN d.missing THEN coalesce(u.missing_since, now()) ELSE NULL END,
+              deactivated_at = CASE WHEN d.active THEN NULL WHEN u.active THEN now() ELSE u.deactivated_at END,
+              updated_at = now()
+         FROM ${t.diffUsers} d
+        WHERE d.op IN ('update', 'deactivate', 'reactivate') AND u.id = d.id`,
+    );
+    await client.query(
+      `INSERT INTO dirsync.users (connector, external_id, username, email, display_name, given_name, family_name,
+                                  active, attributes, deactivated_at)
+       SELECT $1, external_id, username, email, display_name, given_name, family_name, active, attributes,
+              CASE WHEN active THEN NULL ELSE now() END
+         FROM ${t.diffUsers} WHERE op = 'create'`,
+      [c],
+    );
+
+    // Groups.
+    await client.query(
+      `DELETE FROM dirsync.groups g USING ${t.diffGroups} d WHERE d.op = 'delete' AND g.id = d.id`,
+    );
+    await client.query(
+      `UPDATE dirsync.groups g SET name = d.name, description = d.description, attributes = d.attributes,
+              local = d.local, updated_at = now()
+         FROM ${t.diffGroups} d WHERE d.op = 'update' AND g.id = d.id`,
+    );
+    await client.query(
+      `INSERT INTO dirsync.groups (connector, external_id, name, description, attributes, local)
+       SELECT $1, external_id, name, description, attributes, local FROM ${t.diffGroups} WHERE op = 'create'`,
+      [c],
+    );
+
+    // Memberships: removals by primary keys (rows of deleted objects are already gone by cascade),
+    // additions resolved to the ids that now exist.
+    await client.query(
+      `DELETE FROM dirsync.group_members m USING ${t.diffEdges} d
+        WHERE d.op = 'remove' AND m.group_id = d.group_pk
+          AND ((NOT d.member_is_group AND m.user_id = d.member_pk) OR (d.member_is_group AND m.member_group_id = d.member_pk))`,
+    );
+    await client.query(
+      `INSERT INTO dirsync.group_members (group_id, user_id, member_group_id)
+       SELECT g.id, u.id, mg.id
+         FROM ${t.diffEdges} d
+         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = d.group_id
+         LEFT JOIN dirsync.users u ON NOT d.member_is_group AND u.connector = $1 AND u.external_id = d.member_id
+         LEFT JOIN dirsync.groups mg ON d.member_is_group AND mg.connector = $1 AND mg.external_id = d.member_id
+        WHERE d.op = 'add'`,
+      [c],
+    );
+
+    // Nesting closure: rebuilt when groups or nesting changed (small: groups x depth).
+    const { rows: nest } = await client.query<{ changed: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ${t.diffGroups} WHERE op IN ('create', 'delete'))
+           OR EXISTS (SELECT 1 FROM ${t.diffEdges} WHERE member_is_group) AS changed`,
+    );
+    if (nest[0]?.changed) await rebuildClosure(client, c);
+
+    await client.query(
+      `UPDATE dirsync.directories SET version = version + 1, updated_at = now(), last_success_at = now(),
+              cursor = coalesce($2::jsonb, cursor)
+        WHERE connector = $1`,
+      [c, opts.cursor === undefined ? null : JSON.stringify(opts.cursor)],
+    );
+    await opts.finish(client);
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    if (e instanceof DirsyncError) throw e;
+    throw new DirsyncError('DIRSYNC_E_APPLY_FAILED', (e as Error).message, { cause: e });
+  } finally {
+    client.release();
+  }
+}
+
+/** Recomputes the reflexive-transitive nesting closure of one directory. Cycle-safe (UNION). */
+export async function rebuildClosure(client: pg.PoolClient, connector: string): Promise<void> {
+  await client.query('DELETE FROM dirsync.group_closure WHERE connector = $1', [connector]);
+  await client.query(
+    `INSERT INTO dirsync.group_closure (connector, ancestor_id, descendant_id, depth)
+     WITH RECURSIVE nest AS (
+       SELECT m.group_id AS parent, m.member_group_id AS child
+         FROM dirsync.group_members m JOIN dirsync.groups g ON g.id = m.group_id
+        WHERE g.connector = $1 AND m.member_group_id IS NOT NULL
+     ),
+     closure(ancestor, descendant, depth) AS (
+       SELECT id, id, 0 FROM dirsync.groups WHERE connector = $1
+       UNION
+       SELECT c.ancestor, n.child, c.depth + 1 FROM closure c JOIN nest n ON n.parent = c.descendant WHERE c.depth < 64
+     )
+     SELECT $1, ancestor, descendant, min(depth) FROM closure GROUP BY ancestor, descendant`,
+    [connector],
+  );
+}

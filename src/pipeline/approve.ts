@@ -1,0 +1,113 @@
+/**
+ * Approval of runs the deletion guard held: approve applies exactly the stored change set (and
+ * refuses if the directory moved since it was computed); reject discards it.
+ */
+import type pg from 'pg';
+import { DirsyncError } from '../errors.js';
+import { applyDiff, RUN_LOCK, lockKeySql } from './apply.js';
+import { dropStageTables, stageTables } from './stage.js';
+
+interface HeldRun {
+  id: string;
+  connector: string;
+  kind: string;
+  status: string;
+  base_version: string | null;
+}
+
+async function heldRun(db: pg.Pool, runId: number): Promise<HeldRun> {
+  const { rows } = await db.query<HeldRun>(
+    'SELECT id, connector, kind, status, base_version FROM dirsync.runs WHERE id = $1',
+    [runId],
+  );
+  const run = rows[0];
+  if (!run) throw new DirsyncError('DIRSYNC_E_RUN_NOT_FOUND', `run ${runId}`);
+  if (run.status !== 'needs_approval') {
+    throw new DirsyncError('DIRSYNC_E_RUN_NOT_HELD', `run ${runId} is ${run.status}`);
+  }
+  return run;
+}
+
+/** Holds the connector's run lock around `fn`, so approval never races a sync of the same directory. */
+async function withRunLock<T>(pool: pg.Pool, connector: string, fn: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    const { rows } = await client.query<{ ok: boolean }>(
+      `SELECT pg_try_advisory_lock(${RUN_LOCK}, ${lockKeySql}) AS ok`,
+      [connector],
+    );
+    if (!rows[0]?.ok) throw new DirsyncError('DIRSYNC_E_RUN_IN_PROGRESS', connector);
+    try {
+      return await fn();
+    } finally {
+      await client
+        .query(`SELECT pg_advisory_unlock(${RUN_LOCK}, ${lockKeySql})`, [connector])
+        .catch(() => {});
+    }
+  } finally {
+    client.release();
+  }
+}
+
+export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Promise<void> {
+  const first = await heldRun(pool, runId);
+  await withRunLock(pool, first.connector, async () => {
+    const run = await heldRun(pool, runId);
+    const t = stageTables(runId);
+    const { rows } = await pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_tables WHERE schemaname || '.' || tablename = ANY($1::text[])`,
+      [[t.diffUsers, t.diffGroups, t.diffEdges]],
+    );
+    if (Number(rows[0]?.n) !== 3) {
+      await markResolved(pool, runId, 'failed', by, new DirsyncError('DIRSYNC_E_STAGE_LOST', `run ${runId}`));
+      throw new DirsyncError(
+        'DIRSYNC_E_STAGE_LOST',
+        `run ${runId}: sync again to compute a fresh change set`,
+      );
+    }
+    try {
+      await applyDiff(pool, t, {
+        connector: run.connector,
+        kind: run.kind,
+        runId,
+        baseVersion: Number(run.base_version),
+        record: async () => {},
+        finish: (client) => markResolved(client, runId, 'approved', by),
+      });
+    } catch (e) {
+      if (e instanceof DirsyncError && e.code === 'DIRSYNC_E_DIRECTORY_MOVED') {
+        // The change set can never apply now: close the run so nobody approves it later by mistake.
+        await markResolved(pool, runId, 'failed', by, e);
+        await dropStageTables(pool, runId);
+      }
+      throw e;
+    }
+    await dropStageTables(pool, runId);
+  });
+}
+
+export async function rejectRun(pool: pg.Pool, runId: number, by = 'cli'): Promise<void> {
+  await heldRun(pool, runId);
+  const { rowCount } = await pool.query(
+    `UPDATE dirsync.runs SET status = 'rejected', resolved_at = now(), resolved_by = $2, finished_at = now(), phase = 'done'
+      WHERE id = $1 AND status = 'needs_approval'`,
+    [runId, by],
+  );
+  if (!rowCount) throw new DirsyncError('DIRSYNC_E_RUN_NOT_HELD', `run ${runId}`);
+  await dropStageTables(pool, runId);
+}
+
+async function markResolved(
+  db: pg.Pool | pg.PoolClient,
+  runId: number,
+  status: 'approved' | 'failed',
+  by: string,
+  error?: DirsyncError,
+): Promise<void> {
+  await db.query(
+    `UPDATE dirsync.runs SET status = $2, resolved_at = now(), resolved_by = $3, finished_at = now(), phase = 'done',
+            error_code = $4, error_message = $5
+      WHERE id = $1`,
+    [runId, status, by, error?.code ?? null, error?.message ?? null],
+  );
+}

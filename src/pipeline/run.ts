@@ -1,0 +1,315 @@
+/**
+ * One sync run, top to bottom in the order data flows:
+ * fetch → (filter, transform) → stage → check → diff → guard → apply → record.
+ */
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { connectorFor } from '../../connectors/registry.js';
+import type { Connector, Source, SourceStats } from '../../connectors/types.js';
+import type { ConnectorConfig } from '../../config/schema.js';
+import { DirsyncError, toDirsyncError } from '../errors.js';
+import { rootLogger } from '../logger.js';
+import { applyDiff, directoryVersion, RUN_LOCK, lockKeySql } from './apply.js';
+import { checkSnapshot, type CheckCounts } from './check.js';
+import { diffSnapshot, emptyCounts, type ChangeCounts, type DiffResult } from './diff.js';
+import { fetchSnapshot, type FetchCounts } from './fetch.js';
+import { compileUserFilter } from './filter.js';
+import { evaluateGuard, type GuardTrip } from './guard.js';
+import { createRun, finishRun, recordChanges, setPhase, type RunTrigger } from './record.js';
+import { createStageTables, dropStageTables, dropStaleStageTables, openStage, stageTables } from './stage.js';
+import { compileTransforms } from './transform.js';
+
+export interface RunProgress {
+  runId: number;
+  phase: string;
+  /** Records read so far, by kind (during fetch). */
+  read?: FetchCounts;
+  /** The source's own progress (e.g. "members", done 120 of 800 groups). */
+  source?: { phase: string; done: number; total?: number };
+  requests?: number;
+}
+
+export interface RunSyncOptions {
+  pool: pg.Pool;
+  config: ConnectorConfig;
+  /** Defaults to the registered connector of `config.kind`. */
+  connector?: Connector;
+  trigger?: RunTrigger;
+  /** Compute and record the changes without applying them. */
+  dryRun?: boolean;
+  /** Ignore incremental cursors (for connectors that have them). */
+  fullResync?: boolean;
+  logger?: Logger;
+  /** Cancels the run (a worker shutting down). */
+  signal?: AbortSignal;
+  onProgress?: (p: RunProgress) => void;
+  job?: { id?: string; attempt?: number; worker?: string };
+}
+
+export interface RunSummary {
+  runId: number;
+  connector: string;
+  status: 'succeeded' | 'needs_approval';
+  dryRun: boolean;
+  counts: ChangeCounts;
+  snapshot: Record<string, number>;
+  phaseMs: Record<string, number>;
+  requests: number;
+  throttled: number;
+  guard?: GuardTrip[];
+}
+
+/** A failed run's error carries the run id so callers can point at the run's record. */
+export type RunError = DirsyncError & { runId?: number };
+
+function snapshotFigures(f: FetchCounts | null, c: CheckCounts | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (f)
+    Object.assign(out, { users: f.users, groups: f.groups, edges: f.edges, filtered_users: f.filteredUsers });
+  if (c) {
+    Object.assign(out, {
+      synced_users: c.users,
+      synced_groups: c.groups,
+      synced_edges: c.edges,
+      held_users: c.heldUsers,
+      held_groups: c.heldGroups,
+      held_edges: c.heldEdges,
+      skipped_edges: c.skippedEdges,
+      problems: c.problems,
+    });
+  }
+  return out;
+}
+
+export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
+  const { pool, config: cfg } = opts;
+  const connector = opts.connector ?? connectorFor(cfg.kind);
+  const dryRun = opts.dryRun ?? false;
+
+  // Single flight per connector: a session advisory lock held for the whole run, on its own
+  // connection, so a second run (another worker, a CLI) fails fast instead of racing this one.
+  const lockClient = await pool.connect();
+  const { rows: lockRows } = await lockClient.query<{ ok: boolean }>(
+    `SELECT pg_try_advisory_lock(${RUN_LOCK}, ${lockKeySql}) AS ok`,
+    [cfg.name],
+  );
+  if (!lockRows[0]?.ok) {
+    lockClient.release();
+    throw new DirsyncError('DIRSYNC_E_RUN_IN_PROGRESS', cfg.name);
+  }
+
+  const phaseMs: Record<string, number> = {};
+  let fetched: FetchCounts | null = null;
+  let checked: CheckCounts | null = null;
+  let diff: DiffResult | null = null;
+  let source: Source | null = null;
+  let stats: SourceStats = { requests: 0, throttled: 0, pages: 0, skipped: 0 };
+  let runId = 0;
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () =>
+      abort.abort(
+        new DirsyncError('DIRSYNC_E_RUN_TIMEOUT', `${cfg.name} ran longer than ${cfg.maxRunDuration} ms`),
+      ),
+    cfg.maxRunDuration,
+  );
+  timer.unref();
+  const onOuterAbort = () => abort.abort(opts.signal?.reason ?? new DirsyncError('DIRSYNC_E_RUN_CANCELLED'));
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const checkAbort = () => {
+    if (abort.signal.aborted) throw abort.signal.reason;
+  };
+
+  try {
+    runId = await createRun(pool, {
+      connector: cfg.name,
+      kind: cfg.kind,
+      trigger: opts.trigger ?? 'cli',
+      dryRun,
+      fullResync: opts.fullResync ?? false,
+      ...opts.job,
+    });
+    const log = (opts.logger ?? rootLogger()).child({ connector: cfg.name, runId });
+    const t = stageTables(runId);
+    let currentPhase = 'fetch';
+    let lastProgressWrite = 0;
+    const progress = (p: Omit<RunProgress, 'runId' | 'phase'>) => {
+      const full: RunProgress = { runId, phase: currentPhase, ...p, requests: source?.stats().requests ?? 0 };
+      opts.onProgress?.(full);
+      const now = Date.now();
+      if (now - lastProgressWrite > 1000) {
+        lastProgressWrite = now;
+        void setPhase(pool, runId, currentPhase, full).catch(() => {});
+      }
+    };
+    const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+      checkAbort();
+      currentPhase = name;
+      await setPhase(pool, runId, name);
+      opts.onProgress?.({ runId, phase: name });
+      const started = performance.now();
+      try {
+        return await fn();
+      } finally {
+        phaseMs[name] = Math.round(performance.now() - started);
+      }
+    };
+
+    log.info({ trigger: opts.trigger ?? 'cli', dryRun }, 'run started');
+    await dropStaleStageTables(pool);
+    const baseVersion = await directoryVersion(pool, cfg.name, cfg.kind);
+
+    fetched = await phase('fetch', async () => {
+      await createStageTables(pool, t);
+      const transformer = compileTransforms(cfg.transform);
+      const userFilter = compileUserFilter(cfg.filters.users);
+      source = await connector.open(cfg as never, {
+        logger: log,
+        signal: abort.signal,
+        progress: (p) => progress({ source: p }),
+        groupFilter: { include: cfg.filters.groups.include, exclude: cfg.filters.groups.exclude },
+        activeUsersOnly: cfg.filters.users.activeOnly,
+      });
+      try {
+        const sink = await openStage(pool, t);
+        return await fetchSnapshot(source, sink, {
+          transformer,
+          userFilter,
+          signal: abort.signal,
+          onCount: (c) => progress({ read: { ...c } }),
+        });
+      } finally {
+        stats = { ...(source as Source).stats() };
+        await (source as Source).close().catch((e) => log.warn({ err: e }, 'closing the source failed'));
+      }
+    });
+    log.info({ ...fetched, requests: stats.requests, throttled: stats.throttled }, 'snapshot staged');
+
+    const db = await pool.connect();
+    try {
+      checked = await phase('check', () => checkSnapshot(db, t, cfg));
+      if (checked.problems > 0) log.warn({ ...checked }, 'records held or skipped; see run problems');
+      diff = await phase('diff', () => diffSnapshot(db, t, cfg));
+    } finally {
+      db.release();
+    }
+    const d = diff;
+    log.info({ counts: d.counts }, 'diff computed');
+
+    const trips = evaluateGuard(d, checked.users, cfg);
+    const base = {
+      phaseMs,
+      counts: d.counts,
+      requests: stats.requests,
+      throttled: stats.throttled,
+    };
+    const snapshot = () => snapshotFigures(fetched, checked);
+
+    if (dryRun || trips.length > 0) {
+      await phase('record', async () => {
+        await recordChanges(pool, runId, t);
+      });
+      const held = !dryRun && trips.length > 0;
+      await finishRun(pool, runId, {
+        ...base,
+        snapshot: snapshot(),
+        status: held ? 'needs_approval' : 'succeeded',
+        ...(held ? { guard: trips, baseVersion } : trips.length > 0 ? { guard: trips } : {}),
+      });
+      if (held) {
+        // Keep only what approval needs: the three diff tables.
+        await pool.query(
+          `DROP TABLE IF EXISTS ${[
+            t.users,
+            t.groups,
+            t.edges,
+            t.edgeProblems,
+            t.finalUsers,
+            t.heldUsers,
+            t.finalGroups,
+            t.heldGroups,
+            t.finalEdges,
+            t.heldEdges,
+          ].join(', ')}`,
+        );
+        log.warn({ guard: trips }, 'deletion guard tripped: run held for approval');
+      } else {
+        await dropStageTables(pool, runId);
+        log.info('dry run: nothing applied');
+      }
+      return {
+        runId,
+        connector: cfg.name,
+        status: held ? 'needs_approval' : 'succeeded',
+        dryRun,
+        counts: d.counts,
+        snapshot: snapshot(),
+        phaseMs,
+        requests: stats.requests,
+        throttled: stats.throttled,
+        ...(trips.length > 0 ? { guard: trips } : {}),
+      };
+    }
+
+    await phase('apply', () =>
+      applyDiff(pool, t, {
+        connector: cfg.name,
+        kind: cfg.kind,
+        runId,
+        baseVersion,
+        record: (client) => recordChanges(client, runId, t),
+        finish: (client) =>
+          finishRun(client, runId, {
+            ...base,
+            phaseMs: { ...phaseMs, apply: 0 },
+            snapshot: snapshot(),
+            status: 'succeeded',
+          }),
+      }),
+    );
+    // The apply time is known only after COMMIT; store it without touching anything else.
+    await pool.query(`UPDATE dirsync.runs SET phase_ms = $2 WHERE id = $1`, [runId, JSON.stringify(phaseMs)]);
+    await dropStageTables(pool, runId);
+    log.info({ counts: d.counts, phaseMs }, 'run succeeded');
+    return {
+      runId,
+      connector: cfg.name,
+      status: 'succeeded',
+      dryRun,
+      counts: d.counts,
+      snapshot: snapshot(),
+      phaseMs,
+      requests: stats.requests,
+      throttled: stats.throttled,
+    };
+  } catch (e) {
+    const err: RunError = toDirsyncError(
+      abort.signal.aborted && !(e instanceof DirsyncError) ? abort.signal.reason : e,
+    );
+    if (runId > 0) {
+      err.runId = runId;
+      await finishRun(pool, runId, {
+        status: 'failed',
+        phaseMs,
+        snapshot: snapshotFigures(fetched, checked),
+        counts: (diff as DiffResult | null)?.counts ?? emptyCounts(),
+        requests: stats.requests,
+        throttled: stats.throttled,
+        error: err,
+      }).catch(() => {});
+      await dropStageTables(pool, runId).catch(() => {});
+      (opts.logger ?? rootLogger()).error(
+        { connector: cfg.name, runId, code: err.code, err: err.message },
+        'run failed',
+      );
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    await lockClient
+      .query(`SELECT pg_advisory_unlock(${RUN_LOCK}, ${lockKeySql})`, [cfg.name])
+      .catch(() => {});
+    lockClient.release();
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Staging: each run streams its snapshot into its own UNLOGGED tables in the `dirsync_stage`
+ * schema with COPY. The directory is never held in JS memory; every later step is set-based SQL.
+ * Tables of a held run stay until it is approved or rejected; others are dropped when the run ends.
+ */
+import type pg from 'pg';
+import { startCopy, type CopyWriter } from '../store/copy.js';
+import type { SourceEdge, SourceProblem } from '../../connectors/types.js';
+import type { TransformedGroup, TransformedUser } from './transform.js';
+
+export const STAGE_SCHEMA = 'dirsync_stage';
+
+/** Names of one run's staging and diff tables. */
+export function stageTables(runId: number) {
+  const t = (name: string) => `${STAGE_SCHEMA}.r${runId}_${name}`;
+  return {
+    runId,
+    /** Raw staged records. */
+    users: t('users'),
+    groups: t('groups'),
+    edges: t('edges'),
+    edgeProblems: t('edge_problems'),
+    /** Checked and filtered: what the directory should hold. */
+    finalUsers: t('fu'),
+    heldUsers: t('hu'),
+    finalGroups: t('fg'),
+    heldGroups: t('hg'),
+    finalEdges: t('fe'),
+    heldEdges: t('he'),
+    /** The diff: what apply will do. */
+    diffUsers: t('du'),
+    diffGroups: t('dg'),
+    diffEdges: t('de'),
+  };
+}
+
+export type StageTables = ReturnType<typeof stageTables>;
+
+export async function createStageTables(pool: pg.Pool, t: StageTables): Promise<void> {
+  await pool.query(`
+    CREATE SCHEMA IF NOT EXISTS ${STAGE_SCHEMA};
+    CREATE UNLOGGED TABLE ${t.users} (
+      external_id text NOT NULL, username text, username_key text, email text, display_name text,
+      given_name text, family_name text, active boolean, attributes jsonb,
+      filtered boolean NOT NULL DEFAULT false, problem text, sample jsonb);
+    CREATE UNLOGGED TABLE ${t.groups} (
+      external_id text NOT NULL, source_name text, name text, description text, attributes jsonb,
+      problem text, sample jsonb);
+    CREATE UNLOGGED TABLE ${t.edges} (group_id text NOT NULL, member_is_group boolean NOT NULL, member_id text NOT NULL);
+    CREATE UNLOGGED TABLE ${t.edgeProblems} (group_id text, reason text NOT NULL, sample jsonb);
+  `);
+}
+
+/** Drops every table of a run (idempotent). */
+export async function dropStageTables(pool: pg.Pool | pg.PoolClient, runId: number): Promise<void> {
+  const { rows } = await pool.query<{ name: string }>(
+    `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = $1 AND tablename LIKE $2`,
+    [STAGE_SCHEMA, `r${runId}\\_%`],
+  );
+  if (rows.length > 0) await pool.query(`DROP TABLE IF EXISTS ${rows.map((r) => r.name).join(', ')}`);
+}
+
+/**
+ * Drops staging tables left by runs that are no longer running or held (a killed worker leaves
+ * them behind). Tables of runs still running elsewhere are left alone.
+ */
+export async function dropStaleStageTables(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ run_id: string }>(
+    `SELECT DISTINCT substring(t.tablename from '^r(\\d+)_')::bigint AS run_id
+       FROM pg_tables t
+      WHERE t.schemaname = $1
+        AND NOT EXISTS (SELECT 1 FROM dirsync.runs r
+                         WHERE r.id = substring(t.tablename from '^r(\\d+)_')::bigint
+                           AND r.status IN ('running', 'needs_approval'))`,
+    [STAGE_SCHEMA],
+  );
+  for (const r of rows) await dropStageTables(pool, Number(r.run_id));
+  return rows.length;
+}
+
+const USER_COLUMNS = [
+  'external_id',
+  'username',
+  'username_key',
+  'email',
+  'display_name',
+  'given_name',
+  'family_name',
+  'active',
+  'attributes',
+  'filtered',
+  'problem',
+  'sample',
+];
+const GROUP_COLUMNS = [
+  'external_id',
+  'source_name',
+  'name',
+  'description',
+  'attributes',
+  'problem',
+  'sample',
+];
+
+/** Where the fetch loop writes: one COPY per table, each on its own connection. */
+export interface StageSink {
+  user(u: TransformedUser, filtered: boolean): Promise<void> | void;
+  group(g: TransformedGroup): Promise<void> | void;
+  edge(e: SourceEdge): Promise<void> | void;
+  problem(p: SourceProblem): Promise<void> | void;
+  /** Completes every COPY; resolves once Postgres has all rows. */
+  end(): Promise<void>;
+  /** Aborts the COPYs and releases the connections; used when reading fails. */
+  abort(err: Error): Promise<void>;
+}
+
+const sampleOf = (p: SourceProblem) =>
+  p.sample === undefined ? null : JSON.stringify(p.sample).slice(0, 2000);
+
+export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSink> {
+  const clients = await Promise.all([pool.connect(), pool.connect(), pool.connect(), pool.connect()]);
+  const [cu, cg, ce, cp] = clients as [pg.PoolClient, pg.PoolClient, pg.PoolClient, pg.PoolClient];
+  const users = startCopy(cu, t.users, USER_COLUMNS);
+  const groups = startCopy(cg, t.groups, GROUP_COLUMNS);
+  const edges = startCopy(ce, t.edges, ['group_id', 'member_is_group', 'member_id']);
+  const edgeProblems = startCopy(cp, t.edgeProblems, ['group_id', 'reason', 'sample']);
+  const writers: CopyWriter[] = [users, groups, edges, edgeProblems];
+  let released = false;
+  const release = (destroy: boolean) => {
+    if (released) return;
+    released = true;
+    // A client whose COPY was aborted is in an unknown protocol state: destroy it, do not reuse it.
+    for (const c of clients) c.release(destroy ? true : undefined);
+  };
+  return {
+    user: (u, filtered) =>
+      users.write([
+        u.externalId,
+        u.username,
+        u.usernameKey,
+        u.email,
+        u.displayName,
+        u.givenName,
+        u.familyName,
+        u.active,
+        u.attributes,
+        filtered,
+        u.problem,
+        null,
+      ]),
+    group: (g) =>
+      groups.write([g.externalId, g.sourceName, g.name, g.description, g.attributes, g.problem, null]),
+    edge: (e) => edges.write([e.groupId, e.memberType === 'group', e.memberId]),
+    problem(p) {
+      if (p.objectType === 'edge' || p.externalId === null) {
+        return edgeProblems.write([p.externalId, `${p.objectType}: ${p.reason}`, sampleOf(p)]);
+      }
+      // A malformed record with a known id is staged as held: the existing object stays as it is.
+      if (p.objectType === 'user') {
+        return users.write([
+          p.externalId,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          false,
+          p.reason,
+          sampleOf(p),
+        ]);
+      }
+      return groups.write([p.externalId, null, null, null, null, p.reason, sampleOf(p)]);
+    },
+    async end() {
+      try {
+        await Promise.all(writers.map((w) => w.end()));
+        release(false);
+      } catch (e) {
+        release(true);
+        throw e;
+      }
+    },
+    async abort(err) {
+      for (const w of writers) w.abort(err);
+      release(true);
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import pg from 'pg';
+import { DirsyncError } from '../errors.js';
+
+/** Local Postgres with trust auth, as on the development machines, when DATABASE_URL is not set. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dirsync';
+
+export function databaseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DATABASE_URL || DEFAULT_DATABASE_URL;
+}
+
+/** The URL with any password replaced, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable database URL)';
+  }
+}
+
+export function createPool(url = databaseUrl(), max = 6): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'dirsync' });
+  // An idle client losing its connection (database restart) must not crash the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * Connects once to prove the database is there. A missing database is created (convenient on a
+ * laptop with a local Postgres); anything else becomes one clear error.
+ */
+export async function ensureDatabase(url = databaseUrl()): Promise<void> {
+  const probe = new pg.Client({ connectionString: url });
+  try {
+    await probe.connect();
+    await probe.end();
+    return;
+  } catch (e) {
+    await probe.end().catch(() => {});
+    if ((e as { code?: string }).code !== '3D000') {
+      throw new DirsyncError('DIRSYNC_E_DB_UNAVAILABLE', `${redactUrl(url)}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
+  target.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: target.toString() });
+  try {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  } catch (e) {
+    if ((e as { code?: string }).code !== '42P04') {
+      throw new DirsyncError(
+        'DIRSYNC_E_DB_UNAVAILABLE',
+        `cannot create database ${name}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
+  } finally {
+    await admin.end().catch(() => {});
+  }
+}
+
+/** Runs `fn` in a transaction on one client; rolls back on any error. */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}

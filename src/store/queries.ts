@@ -1,0 +1,92 @@
+/** Read-side queries shared by the CLI (and later the API). */
+import type pg from 'pg';
+
+export interface ConnectorStatus {
+  connector: string;
+  kind: string | null;
+  users: number;
+  activeUsers: number;
+  groups: number;
+  lastRun: {
+    id: number;
+    status: string;
+    trigger: string;
+    dryRun: boolean;
+    startedAt: string;
+    finishedAt: string | null;
+    counts: unknown;
+    errorCode: string | null;
+    errorMessage: string | null;
+  } | null;
+  lastSuccessAt: string | null;
+}
+
+export async function connectorStatuses(db: pg.Pool, names: string[]): Promise<ConnectorStatus[]> {
+  const { rows } = await db.query(
+    `SELECT n.name AS connector, d.kind, d.last_success_at,
+            (SELECT count(*) FROM dirsync.users u WHERE u.connector = n.name) AS users,
+            (SELECT count(*) FROM dirsync.users u WHERE u.connector = n.name AND u.active) AS active_users,
+            (SELECT count(*) FROM dirsync.groups g WHERE g.connector = n.name) AS groups,
+            r.id AS run_id, r.status, r.trigger, r.dry_run, r.started_at, r.finished_at, r.counts, r.error_code, r.error_message
+       FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord)
+       LEFT JOIN dirsync.directories d ON d.connector = n.name
+       LEFT JOIN LATERAL (SELECT * FROM dirsync.runs r WHERE r.connector = n.name ORDER BY r.id DESC LIMIT 1) r ON true
+      ORDER BY n.ord`,
+    [names],
+  );
+  return rows.map((r) => ({
+    connector: r.connector,
+    kind: r.kind,
+    users: Number(r.users),
+    activeUsers: Number(r.active_users),
+    groups: Number(r.groups),
+    lastSuccessAt: r.last_success_at ? new Date(r.last_success_at).toISOString() : null,
+    lastRun: r.run_id
+      ? {
+          id: Number(r.run_id),
+          status: r.status,
+          trigger: r.trigger,
+          dryRun: r.dry_run,
+          startedAt: new Date(r.started_at).toISOString(),
+          finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : null,
+          counts: r.counts,
+          errorCode: r.error_code,
+          errorMessage: r.error_message,
+        }
+      : null,
+  }));
+}
+
+export interface ChangeRow {
+  object_type: string;
+  operation: string;
+  external_id: string;
+  label: string | null;
+  member_type: string | null;
+  member_external_id: string | null;
+  member_label: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+export async function runChanges(db: pg.Pool, runId: number, limit = 1000, offset = 0): Promise<ChangeRow[]> {
+  const { rows } = await db.query<ChangeRow>(
+    `SELECT object_type, operation, external_id, label, member_type, member_external_id, member_label, before, after
+       FROM dirsync.run_changes WHERE run_id = $1 ORDER BY seq LIMIT $2 OFFSET $3`,
+    [runId, limit, offset],
+  );
+  return rows;
+}
+
+export async function runProblems(db: pg.Pool, runId: number, limit = 100) {
+  const { rows } = await db.query<{
+    object_type: string;
+    external_id: string | null;
+    reason: string;
+    action: string;
+  }>(
+    `SELECT object_type, external_id, reason, action FROM dirsync.run_problems WHERE run_id = $1 ORDER BY seq LIMIT $2`,
+    [runId, limit],
+  );
+  return rows;
+}
