@@ -24,6 +24,9 @@ export function summaryText(s: RunSummary): string {
         : `Run ${s.runId} of ${s.connector} succeeded.`;
   lines.push(head);
   lines.push(`  ${countsLine(s.counts)}`);
+  if (s.unchangedSince !== undefined) {
+    lines.push(`  the snapshot is identical to the one run ${s.unchangedSince} applied: nothing to compare`);
+  }
   const snap = s.snapshot;
   lines.push(
     `  snapshot: ${snap.users ?? 0} users, ${snap.groups ?? 0} groups, ${snap.edges ?? 0} memberships` +
@@ -50,7 +53,11 @@ export function changeText(c: ChangeRow): string {
   if (c.object_type === 'membership') {
     const sign = c.operation === 'add' ? '+' : '-';
     const dir = c.operation === 'add' ? 'to' : 'from';
-    return `  ${sign} ${c.member_type} ${c.member_label ?? c.member_external_id} ${dir} group ${c.label ?? c.external_id}`;
+    const ids = c.member_ids ?? [];
+    const names = ids.map((id, i) => c.member_labels?.[i] ?? id);
+    const shown = names.slice(0, 8).join(', ') + (names.length > 8 ? `, … (${names.length - 8} more)` : '');
+    const what = `${ids.length} ${c.member_type}${ids.length === 1 ? '' : 's'}`;
+    return `  ${sign} ${what} ${dir} group ${c.label ?? c.external_id}: ${shown}`;
   }
   const what = `${c.object_type} ${c.label ?? ''} (${c.external_id})`;
   if (c.before && c.after) {

@@ -23,6 +23,8 @@ export interface ApplyOptions {
   baseVersion: number;
   /** Connector state to store with the apply (incremental sync cursors). */
   cursor?: unknown;
+  /** Fingerprint of the snapshot this apply makes the directory equal to (see unchanged.ts). */
+  fingerprint?: string;
   /** Runs inside the transaction before any change: records the change log (labels of removed objects still exist). */
   record: (client: pg.PoolClient) => Promise<void>;
   /** Runs inside the transaction just before COMMIT: the run status. */
@@ -107,17 +109,37 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
     // additions resolved to the ids that now exist.
     await client.query(
       `DELETE FROM dirsync.group_members m USING ${t.diffEdges} d
-        WHERE d.op = 'remove' AND m.group_id = d.group_pk
-          AND ((NOT d.member_is_group AND m.user_id = d.member_pk) OR (d.member_is_group AND m.member_group_id = d.member_pk))`,
+        WHERE d.op = 'remove' AND NOT d.member_is_group AND m.group_id = d.group_pk AND m.user_id = d.member_pk`,
     );
     await client.query(
-      `INSERT INTO dirsync.group_members (group_id, user_id, member_group_id)
-       SELECT g.id, u.id, mg.id
+      `DELETE FROM dirsync.group_members m USING ${t.diffEdges} d
+        WHERE d.op = 'remove' AND d.member_is_group AND m.group_id = d.group_pk AND m.member_group_id = d.member_pk`,
+    );
+    await client.query(
+      `INSERT INTO dirsync.group_members (group_id, user_id)
+       SELECT g.id, u.id
          FROM ${t.diffEdges} d
          JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = d.group_id
-         LEFT JOIN dirsync.users u ON NOT d.member_is_group AND u.connector = $1 AND u.external_id = d.member_id
-         LEFT JOIN dirsync.groups mg ON d.member_is_group AND mg.connector = $1 AND mg.external_id = d.member_id
-        WHERE d.op = 'add'`,
+         JOIN dirsync.users u ON u.connector = $1 AND u.external_id = d.member_id
+        WHERE d.op = 'add' AND NOT d.member_is_group
+        -- In index order: a million index insertions in key order touch each page once.
+        ORDER BY g.id, u.id`,
+      [c],
+    );
+    await client.query(
+      `INSERT INTO dirsync.group_members (group_id, member_group_id)
+       SELECT g.id, mg.id
+         FROM ${t.diffEdges} d
+         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = d.group_id
+         JOIN dirsync.groups mg ON mg.connector = $1 AND mg.external_id = d.member_id
+        WHERE d.op = 'add' AND d.member_is_group`,
+      [c],
+    );
+
+    // Member-set digests of the groups whose members changed (see diff.ts).
+    await client.query(
+      `UPDATE dirsync.groups g SET members_digest = CASE WHEN d.tainted THEN NULL ELSE d.digest END
+         FROM ${t.diffDigests} d WHERE g.connector = $1 AND g.external_id = d.group_id`,
       [c],
     );
 
@@ -130,9 +152,15 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
 
     await client.query(
       `UPDATE dirsync.directories SET version = version + 1, updated_at = now(), last_success_at = now(),
-              cursor = coalesce($2::jsonb, cursor)
+              cursor = coalesce($2::jsonb, cursor),
+              snapshot_fingerprint = $3, fingerprint_run_id = $4, fingerprint_version = version + 1
         WHERE connector = $1`,
-      [c, opts.cursor === undefined ? null : JSON.stringify(opts.cursor)],
+      [
+        c,
+        opts.cursor === undefined ? null : JSON.stringify(opts.cursor),
+        opts.fingerprint ?? null,
+        opts.runId,
+      ],
     );
     await opts.finish(client);
     await client.query('COMMIT');

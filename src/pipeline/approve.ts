@@ -56,9 +56,9 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
     const t = stageTables(runId);
     const { rows } = await pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM pg_tables WHERE schemaname || '.' || tablename = ANY($1::text[])`,
-      [[t.diffUsers, t.diffGroups, t.diffEdges]],
+      [[t.diffUsers, t.diffGroups, t.diffEdges, t.diffDigests]],
     );
-    if (Number(rows[0]?.n) !== 3) {
+    if (Number(rows[0]?.n) !== 4) {
       await markResolved(pool, runId, 'failed', by, new DirsyncError('DIRSYNC_E_STAGE_LOST', `run ${runId}`));
       throw new DirsyncError(
         'DIRSYNC_E_STAGE_LOST',

@@ -47,6 +47,8 @@ export async function diffSnapshot(
   db: pg.PoolClient,
   t: StageTables,
   cfg: ConnectorConfig,
+  /** Compare every group's members, ignoring the stored digests. */
+  fullResync = false,
 ): Promise<DiffResult> {
   const c = cfg.name;
   // Users. A user missing from the IdP is deactivated and remembered as missing; it is deleted once
@@ -108,26 +110,56 @@ export async function diffSnapshot(
     [c],
   );
 
-  // Memberships: compared on external ids. Edges of held objects and held (cycle) edges are kept.
+  // Memberships. Each group's desired member set has a digest (count and sum of 64-bit hashes of
+  // the member keys: order-independent, so no sort of a million rows); a group whose digest equals
+  // the one stored at the last apply has exactly the members it had, and its edges are not compared
+  // at all. Only changed groups (or all, for a full resync) are diffed, on external ids.
+  await db.query(
+    `CREATE UNLOGGED TABLE ${t.diffDigests} AS
+     SELECT g.external_id AS group_id,
+            coalesce(count(f.member_id) || ':' || sum(hashtextextended(
+              CASE WHEN f.member_is_group THEN 'g:' ELSE 'u:' END || f.member_id, 0)::numeric), '0:0') AS digest,
+            false AS tainted
+       FROM ${t.finalGroups} g LEFT JOIN ${t.finalEdges} f ON f.group_id = g.external_id
+      GROUP BY g.external_id`,
+  );
+  await db.query(
+    `CREATE UNLOGGED TABLE ${t.changedGroups} AS
+     SELECT d.group_id FROM ${t.diffDigests} d
+       LEFT JOIN dirsync.groups l ON l.connector = $1 AND l.external_id = d.group_id
+      WHERE $2::boolean OR l.members_digest IS DISTINCT FROM d.digest
+     UNION
+     SELECT l.external_id FROM dirsync.groups l
+      WHERE l.connector = $1 AND NOT EXISTS (SELECT 1 FROM ${t.diffDigests} d WHERE d.group_id = l.external_id)
+        AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.external_id)`,
+    [c, fullResync],
+  );
+  await db.query(`ANALYZE ${t.changedGroups}`);
+
+  // Edges of held objects and held (cycle) edges are kept: they are never removed.
   await db.query(
     `CREATE UNLOGGED TABLE ${t.diffEdges} AS
      WITH live AS (
        SELECT m.group_id AS group_pk, coalesce(m.user_id, m.member_group_id) AS member_pk,
               g.external_id AS group_id, m.member_group_id IS NOT NULL AS member_is_group,
               coalesce(u.external_id, mg.external_id) AS member_id
-         FROM dirsync.group_members m
-         JOIN dirsync.groups g ON g.id = m.group_id AND g.connector = $1
+         FROM ${t.changedGroups} cg
+         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = cg.group_id
+         JOIN dirsync.group_members m ON m.group_id = g.id
          LEFT JOIN dirsync.users u ON u.id = m.user_id
          LEFT JOIN dirsync.groups mg ON mg.id = m.member_group_id
+     ),
+     desired AS (
+       SELECT f.* FROM ${t.finalEdges} f JOIN ${t.changedGroups} cg ON cg.group_id = f.group_id
      )
      SELECT 'add'::text AS op, NULL::bigint AS group_pk, NULL::bigint AS member_pk, f.group_id, f.member_is_group, f.member_id
-       FROM ${t.finalEdges} f
+       FROM desired f
       WHERE NOT EXISTS (SELECT 1 FROM live l
                          WHERE l.group_id = f.group_id AND l.member_is_group = f.member_is_group AND l.member_id = f.member_id)
      UNION ALL
      SELECT 'remove', l.group_pk, l.member_pk, l.group_id, l.member_is_group, l.member_id
        FROM live l
-      WHERE NOT EXISTS (SELECT 1 FROM ${t.finalEdges} f
+      WHERE NOT EXISTS (SELECT 1 FROM desired f
                          WHERE f.group_id = l.group_id AND f.member_is_group = l.member_is_group AND f.member_id = l.member_id)
         AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.group_id)
         AND NOT (l.member_is_group AND EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.member_id))
@@ -135,6 +167,39 @@ export async function diffSnapshot(
         AND NOT EXISTS (SELECT 1 FROM ${t.heldEdges} h WHERE l.member_is_group AND h.group_id = l.group_id AND h.member_id = l.member_id)`,
     [c],
   );
+  // A group that keeps an edge the snapshot does not have (a held member, a held cycle edge) does
+  // not hold exactly its desired set: store no digest for it, so the next run compares it again.
+  const { rows: heldRows } = await db.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${t.heldUsers}) OR EXISTS (SELECT 1 FROM ${t.heldGroups})
+         OR EXISTS (SELECT 1 FROM ${t.heldEdges}) AS any`,
+  );
+  if (heldRows[0]?.any) {
+    await db.query(
+      `UPDATE ${t.diffDigests} d SET tainted = true
+      WHERE d.group_id IN (
+        SELECT g.external_id FROM ${t.changedGroups} cg
+          JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = cg.group_id
+          JOIN dirsync.group_members m ON m.group_id = g.id
+          LEFT JOIN dirsync.users u ON u.id = m.user_id
+          LEFT JOIN dirsync.groups mg ON mg.id = m.member_group_id
+         WHERE (m.user_id IS NOT NULL AND EXISTS (SELECT 1 FROM ${t.heldUsers} h WHERE h.external_id = u.external_id))
+            OR (m.member_group_id IS NOT NULL AND EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = mg.external_id))
+            OR (m.member_group_id IS NOT NULL AND EXISTS (SELECT 1 FROM ${t.heldEdges} h
+                                                          WHERE h.group_id = g.external_id AND h.member_id = mg.external_id)))`,
+      [c],
+    );
+  }
+  // Only digests that change are kept, so an unchanged re-sync writes nothing.
+  await db.query(
+    `DELETE FROM ${t.diffDigests} d
+      WHERE d.group_id NOT IN (SELECT group_id FROM ${t.changedGroups})
+         OR EXISTS (SELECT 1 FROM dirsync.groups l WHERE l.connector = $1 AND l.external_id = d.group_id
+                     AND l.members_digest IS NOT DISTINCT FROM CASE WHEN d.tainted THEN NULL ELSE d.digest END)`,
+    [c],
+  );
+
+  // Fresh tables have no statistics: without them the planner guesses nested loops for apply.
+  await db.query(`ANALYZE ${t.diffUsers}; ANALYZE ${t.diffGroups}; ANALYZE ${t.diffEdges}`);
 
   const { rows } = await db.query<{ object: string; op: string; n: string; removals: string }>(
     `SELECT 'users' AS object, op, count(*) AS n, count(*) FILTER (WHERE removal) AS removals FROM ${t.diffUsers} GROUP BY op

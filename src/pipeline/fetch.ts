@@ -17,6 +17,11 @@ export interface FetchCounts {
   filteredUsers: number;
 }
 
+export interface FetchResult extends FetchCounts {
+  /** Order-independent digest of everything staged. */
+  digest: string;
+}
+
 export interface FetchOptions {
   transformer: Transformer;
   userFilter: ((u: SourceUser) => boolean) | null;
@@ -28,7 +33,7 @@ export async function fetchSnapshot(
   source: Source,
   sink: StageSink,
   opts: FetchOptions,
-): Promise<FetchCounts> {
+): Promise<FetchResult> {
   const counts: FetchCounts = { users: 0, groups: 0, edges: 0, problems: 0, filteredUsers: 0 };
   let seen = 0;
   try {
@@ -66,7 +71,7 @@ export async function fetchSnapshot(
     }
     await sink.end();
     opts.onCount?.(counts);
-    return counts;
+    return { ...counts, digest: sink.digest() };
   } catch (e) {
     const err = toDirsyncError(e, 'DIRSYNC_E_SOURCE_FAILED');
     await sink.abort(err);

@@ -96,20 +96,37 @@ export async function recordChanges(
      SELECT $1::bigint, 'group', op, external_id, name, before, after FROM ${t.diffGroups}`,
     [runId],
   );
-  // Labels come from the snapshot for additions and from the directory for removals (a removed
-  // member may be deleted in the same run, so its name is taken before apply changes anything).
+  // One row per group, operation and member type, with the members as arrays. Removed members'
+  // names are captured from the directory before apply changes anything (a removed member may be
+  // deleted in the same run); added members exist after apply, so their names are not copied:
+  // readers join them (this keeps a first sync of a million edges cheap to record).
   await db.query(
-    `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, member_type, member_external_id, member_label)
-     SELECT $1::bigint, 'membership', d.op, d.group_id, coalesce(fg.name, lg.name),
-            CASE WHEN d.member_is_group THEN 'group' ELSE 'user' END, d.member_id,
-            CASE WHEN d.member_is_group THEN coalesce(fmg.name, lmg.name) ELSE coalesce(fu.username, lu.username) END
-       FROM ${t.diffEdges} d
-       LEFT JOIN ${t.finalGroups} fg ON d.op = 'add' AND fg.external_id = d.group_id
-       LEFT JOIN dirsync.groups lg ON d.op = 'remove' AND lg.id = d.group_pk
-       LEFT JOIN ${t.finalGroups} fmg ON d.op = 'add' AND d.member_is_group AND fmg.external_id = d.member_id
-       LEFT JOIN dirsync.groups lmg ON d.op = 'remove' AND d.member_is_group AND lmg.id = d.member_pk
-       LEFT JOIN ${t.finalUsers} fu ON d.op = 'add' AND NOT d.member_is_group AND fu.external_id = d.member_id
-       LEFT JOIN dirsync.users lu ON d.op = 'remove' AND NOT d.member_is_group AND lu.id = d.member_pk`,
+    `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, member_type, member_ids)
+     SELECT $1::bigint, 'membership', 'add', d.group_id, min(g.name),
+            CASE WHEN d.member_is_group THEN 'group' ELSE 'user' END, array_agg(d.member_id)
+       FROM ${t.diffEdges} d JOIN ${t.finalGroups} g ON g.external_id = d.group_id
+      WHERE d.op = 'add'
+      GROUP BY d.group_id, d.member_is_group`,
+    [runId],
+  );
+  await db.query(
+    `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, member_type, member_ids, member_labels)
+     SELECT $1::bigint, 'membership', 'remove', x.group_id, min(x.label), x.member_type,
+            array_agg(x.member_id ORDER BY x.member_id), array_agg(x.member_label ORDER BY x.member_id)
+       FROM (
+         SELECT d.group_id, g.name AS label, 'user' AS member_type, d.member_id, u.username AS member_label
+           FROM ${t.diffEdges} d
+           JOIN dirsync.groups g ON g.id = d.group_pk
+           JOIN dirsync.users u ON u.id = d.member_pk
+          WHERE d.op = 'remove' AND NOT d.member_is_group
+         UNION ALL
+         SELECT d.group_id, g.name, 'group', d.member_id, m.name
+           FROM ${t.diffEdges} d
+           JOIN dirsync.groups g ON g.id = d.group_pk
+           JOIN dirsync.groups m ON m.id = d.member_pk
+          WHERE d.op = 'remove' AND d.member_is_group
+       ) x
+      GROUP BY x.group_id, x.member_type`,
     [runId],
   );
 }

@@ -12,12 +12,13 @@ import { rootLogger } from '../logger.js';
 import { applyDiff, directoryVersion, RUN_LOCK, lockKeySql } from './apply.js';
 import { checkSnapshot, type CheckCounts } from './check.js';
 import { diffSnapshot, emptyCounts, type ChangeCounts, type DiffResult } from './diff.js';
-import { fetchSnapshot, type FetchCounts } from './fetch.js';
+import { fetchSnapshot, type FetchCounts, type FetchResult } from './fetch.js';
 import { compileUserFilter } from './filter.js';
 import { evaluateGuard, type GuardTrip } from './guard.js';
 import { createRun, finishRun, recordChanges, setPhase, type RunTrigger } from './record.js';
 import { createStageTables, dropStageTables, dropStaleStageTables, openStage, stageTables } from './stage.js';
 import { compileTransforms } from './transform.js';
+import { copyProblems, snapshotFingerprint, unchangedSince } from './unchanged.js';
 
 export interface RunProgress {
   runId: number;
@@ -57,12 +58,17 @@ export interface RunSummary {
   requests: number;
   throttled: number;
   guard?: GuardTrip[];
+  /**
+   * Set when the snapshot was identical to the one the directory was last synced from (and nothing
+   * changed the directory since): the run skipped check and diff. The id is that earlier run's.
+   */
+  unchangedSince?: number;
 }
 
 /** A failed run's error carries the run id so callers can point at the run's record. */
 export type RunError = DirsyncError & { runId?: number };
 
-function snapshotFigures(f: FetchCounts | null, c: CheckCounts | null): Record<string, number> {
+function snapshotFigures(f: FetchResult | null, c: CheckCounts | null): Record<string, number> {
   const out: Record<string, number> = {};
   if (f)
     Object.assign(out, { users: f.users, groups: f.groups, edges: f.edges, filtered_users: f.filteredUsers });
@@ -79,6 +85,19 @@ function snapshotFigures(f: FetchCounts | null, c: CheckCounts | null): Record<s
     });
   }
   return out;
+}
+
+/** SQLSTATE classes a later attempt can outlive: connection loss, shutdown, deadlock, serialization. */
+const TRANSIENT_SQLSTATE = /^(08|57P0[1-3]|40001|40P01|53300)/;
+
+/** Any error as a DirsyncError; a database that went away mid-run is retryable, not internal. */
+function classifyError(e: unknown): DirsyncError {
+  if (e instanceof DirsyncError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  const transient =
+    (typeof code === 'string' && TRANSIENT_SQLSTATE.test(code)) ||
+    /Connection terminated|ECONNREFUSED|ECONNRESET/.test(String((e as Error | null)?.message));
+  return toDirsyncError(e, transient ? 'DIRSYNC_E_DB_UNAVAILABLE' : 'DIRSYNC_E_INTERNAL');
 }
 
 export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
@@ -99,7 +118,7 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
   }
 
   const phaseMs: Record<string, number> = {};
-  let fetched: FetchCounts | null = null;
+  let fetched: FetchResult | null = null;
   let checked: CheckCounts | null = null;
   let diff: DiffResult | null = null;
   let source: Source | null = null;
@@ -127,7 +146,9 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
       trigger: opts.trigger ?? 'cli',
       dryRun,
       fullResync: opts.fullResync ?? false,
-      ...opts.job,
+      jobId: opts.job?.id,
+      attempt: opts.job?.attempt,
+      worker: opts.job?.worker,
     });
     const log = (opts.logger ?? rootLogger()).child({ connector: cfg.name, runId });
     const t = stageTables(runId);
@@ -185,11 +206,51 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
     });
     log.info({ ...fetched, requests: stats.requests, throttled: stats.throttled }, 'snapshot staged');
 
+    const fingerprint = snapshotFingerprint(cfg, (fetched as FetchResult).digest);
+    const sameAs = opts.fullResync ? null : await unchangedSince(pool, cfg, fingerprint);
+    if (sameAs !== null) {
+      const carried = await copyProblems(pool, sameAs, runId);
+      const { rows: prev } = await pool.query<{ snapshot: Record<string, number> }>(
+        'SELECT snapshot FROM dirsync.runs WHERE id = $1',
+        [sameAs],
+      );
+      const figures = {
+        ...(prev[0]?.snapshot ?? {}),
+        ...snapshotFigures(fetched, null),
+        unchanged_since_run: sameAs,
+      };
+      await finishRun(pool, runId, {
+        status: 'succeeded',
+        phaseMs,
+        snapshot: figures,
+        counts: emptyCounts(),
+        requests: stats.requests,
+        throttled: stats.throttled,
+      });
+      await dropStageTables(pool, runId);
+      log.info(
+        { sameAs, carriedProblems: carried },
+        'snapshot unchanged since the last applied run: nothing to do',
+      );
+      return {
+        runId,
+        connector: cfg.name,
+        status: 'succeeded',
+        dryRun,
+        counts: emptyCounts(),
+        snapshot: figures,
+        phaseMs,
+        requests: stats.requests,
+        throttled: stats.throttled,
+        unchangedSince: sameAs,
+      };
+    }
+
     const db = await pool.connect();
     try {
       checked = await phase('check', () => checkSnapshot(db, t, cfg));
       if (checked.problems > 0) log.warn({ ...checked }, 'records held or skipped; see run problems');
-      diff = await phase('diff', () => diffSnapshot(db, t, cfg));
+      diff = await phase('diff', () => diffSnapshot(db, t, cfg, opts.fullResync ?? false));
     } finally {
       db.release();
     }
@@ -217,19 +278,21 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
         ...(held ? { guard: trips, baseVersion } : trips.length > 0 ? { guard: trips } : {}),
       });
       if (held) {
-        // Keep only what approval needs: the three diff tables.
+        // Keep only what approval needs: the diff tables.
         await pool.query(
           `DROP TABLE IF EXISTS ${[
             t.users,
             t.groups,
             t.edges,
             t.edgeProblems,
+            t.unknownEdges,
             t.finalUsers,
             t.heldUsers,
             t.finalGroups,
             t.heldGroups,
             t.finalEdges,
             t.heldEdges,
+            t.changedGroups,
           ].join(', ')}`,
         );
         log.warn({ guard: trips }, 'deletion guard tripped: run held for approval');
@@ -257,6 +320,7 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
         kind: cfg.kind,
         runId,
         baseVersion,
+        fingerprint,
         record: (client) => recordChanges(client, runId, t),
         finish: (client) =>
           finishRun(client, runId, {
@@ -283,7 +347,7 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
       throttled: stats.throttled,
     };
   } catch (e) {
-    const err: RunError = toDirsyncError(
+    const err: RunError = classifyError(
       abort.signal.aborted && !(e instanceof DirsyncError) ? abort.signal.reason : e,
     );
     if (runId > 0) {

@@ -20,6 +20,8 @@ export function stageTables(runId: number) {
     groups: t('groups'),
     edges: t('edges'),
     edgeProblems: t('edge_problems'),
+    /** Edges with an end the snapshot does not have. */
+    unknownEdges: t('ue'),
     /** Checked and filtered: what the directory should hold. */
     finalUsers: t('fu'),
     heldUsers: t('hu'),
@@ -31,14 +33,18 @@ export function stageTables(runId: number) {
     diffUsers: t('du'),
     diffGroups: t('dg'),
     diffEdges: t('de'),
+    /** Groups whose member set changed since the last apply (see diff.ts). */
+    changedGroups: t('cg'),
+    /** Member-set digests to store per group (see diff.ts). */
+    diffDigests: t('dd'),
   };
 }
 
 export type StageTables = ReturnType<typeof stageTables>;
 
 export async function createStageTables(pool: pg.Pool, t: StageTables): Promise<void> {
+  // The schema itself comes from migration 0006 (creating it here raced between workers).
   await pool.query(`
-    CREATE SCHEMA IF NOT EXISTS ${STAGE_SCHEMA};
     CREATE UNLOGGED TABLE ${t.users} (
       external_id text NOT NULL, username text, username_key text, email text, display_name text,
       given_name text, family_name text, active boolean, attributes jsonb,
@@ -110,6 +116,8 @@ export interface StageSink {
   problem(p: SourceProblem): Promise<void> | void;
   /** Completes every COPY; resolves once Postgres has all rows. */
   end(): Promise<void>;
+  /** Order-independent digest of everything staged (see copy.ts), for the unchanged-snapshot fast path. */
+  digest(): string;
   /** Aborts the COPYs and releases the connections; used when reading fails. */
   abort(err: Error): Promise<void>;
 }
@@ -174,6 +182,11 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
       }
       return groups.write([p.externalId, null, null, null, null, p.reason, sampleOf(p)]);
     },
+    digest: () =>
+      writers
+        .map((w) => w.digest())
+        .map((d) => `${d.rows}.${d.a.toString(36)}.${d.b.toString(36)}`)
+        .join(':'),
     async end() {
       try {
         await Promise.all(writers.map((w) => w.end()));

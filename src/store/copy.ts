@@ -16,8 +16,29 @@ export function copyValue(v: unknown): string {
   );
 }
 
+/**
+ * An order-independent digest of the rows written: the count and two sums of 32-bit FNV-1a hashes
+ * of each encoded row (different seeds). Equal multisets of rows give equal digests whatever order
+ * an IdP returns them in; any accidental change gives a different one with overwhelming odds.
+ */
+export interface RowDigest {
+  rows: number;
+  a: number;
+  b: number;
+}
+
+function fnv1a(s: string, seed: number): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
 export interface CopyWriter {
   write(values: readonly unknown[]): Promise<void> | void;
+  digest(): RowDigest;
   /** Ends the COPY and resolves with the row count once Postgres confirmed it. */
   end(): Promise<number>;
   /** Aborts the COPY (the rows sent so far are discarded with the failed statement). */
@@ -29,6 +50,8 @@ export function startCopy(client: pg.PoolClient, table: string, columns: readonl
   const stream: Writable = client.query(copyFrom(`COPY ${table} (${columns.join(', ')}) FROM STDIN`));
   let failure: Error | null = null;
   let rows = 0;
+  let sumA = 0;
+  let sumB = 0;
   const done = new Promise<void>((resolve, reject) => {
     stream.on('finish', resolve);
     stream.on('error', (e) => {
@@ -61,9 +84,13 @@ export function startCopy(client: pg.PoolClient, table: string, columns: readonl
     write(values) {
       if (failure) throw failure;
       rows++;
-      buf += values.map(copyValue).join('\t') + '\n';
+      const line = values.map(copyValue).join('\t') + '\n';
+      sumA = (sumA + fnv1a(line, 0x811c9dc5)) >>> 0;
+      sumB = (sumB + fnv1a(line, 0x01234567)) >>> 0;
+      buf += line;
       if (buf.length >= 65_536) return flush();
     },
+    digest: () => ({ rows, a: sumA, b: sumB }),
     async end() {
       if (buf.length > 0) await flush();
       stream.end();

@@ -19,8 +19,23 @@ export function redactUrl(url: string): string {
   }
 }
 
+/**
+ * Session settings for Dirsync's own connections. A run hashes, sorts and de-duplicates a million
+ * edges per statement; with Postgres' default 4 MB of work memory those spill to disk and take
+ * several times as long. Overridable with DIRSYNC_PG_WORK_MEM.
+ */
+function sessionOptions(env: NodeJS.ProcessEnv = process.env): string {
+  const workMem = env.DIRSYNC_PG_WORK_MEM ?? '128MB';
+  return `-c work_mem=${workMem} -c maintenance_work_mem=256MB`;
+}
+
 export function createPool(url = databaseUrl(), max = 6): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'dirsync' });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: 'dirsync',
+    options: sessionOptions(),
+  });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on('error', () => {});
   return pool;

@@ -63,16 +63,27 @@ export interface ChangeRow {
   external_id: string;
   label: string | null;
   member_type: string | null;
-  member_external_id: string | null;
-  member_label: string | null;
+  /** Membership changes: the members added to or removed from the group. */
+  member_ids: string[] | null;
+  member_labels: (string | null)[] | null;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
 }
 
 export async function runChanges(db: pg.Pool, runId: number, limit = 1000, offset = 0): Promise<ChangeRow[]> {
+  // Added members' names are not stored with the change (see record.ts): take them from the
+  // directory, where they exist once the run applied.
   const { rows } = await db.query<ChangeRow>(
-    `SELECT object_type, operation, external_id, label, member_type, member_external_id, member_label, before, after
-       FROM dirsync.run_changes WHERE run_id = $1 ORDER BY seq LIMIT $2 OFFSET $3`,
+    `SELECT c.object_type, c.operation, c.external_id, c.label, c.member_type, c.member_ids,
+            coalesce(c.member_labels, (
+              SELECT array_agg(coalesce(u.username, g.name) ORDER BY i.ord)
+                FROM unnest(c.member_ids) WITH ORDINALITY AS i(id, ord)
+                LEFT JOIN dirsync.users u ON c.member_type = 'user' AND u.connector = r.connector AND u.external_id = i.id
+                LEFT JOIN dirsync.groups g ON c.member_type = 'group' AND g.connector = r.connector AND g.external_id = i.id
+            )) AS member_labels,
+            c.before, c.after
+       FROM dirsync.run_changes c JOIN dirsync.runs r ON r.id = c.run_id
+      WHERE c.run_id = $1 ORDER BY c.seq LIMIT $2 OFFSET $3`,
     [runId, limit, offset],
   );
   return rows;

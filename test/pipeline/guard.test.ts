@@ -45,12 +45,13 @@ describe('deletion guard', () => {
     expect(run.guard).toHaveLength(2);
     // The pending changes are recorded for review.
     const { rows } = await db.pool.query(
-      `SELECT operation, count(*)::int AS n FROM dirsync.run_changes WHERE run_id = $1 GROUP BY 1 ORDER BY 1`,
+      `SELECT operation, count(*)::int AS n, sum(coalesce(cardinality(member_ids), 0))::int AS members
+         FROM dirsync.run_changes WHERE run_id = $1 GROUP BY 1 ORDER BY 1`,
       [s.runId],
     );
     expect(rows).toEqual([
-      { operation: 'deactivate', n: 40 },
-      { operation: 'remove', n: 40 },
+      { operation: 'deactivate', n: 40, members: 0 },
+      { operation: 'remove', n: 1, members: 40 }, // one row for group "all", naming all 40
     ]);
   });
 
@@ -127,7 +128,7 @@ describe('approve and reject', () => {
 
   it('approve applies exactly the held change set', async () => {
     const { s } = await heldRun();
-    expect(await stageTableCount(s.runId)).toBe(3);
+    expect(await stageTableCount(s.runId)).toBe(4); // the four diff tables
     await approveRun(db.pool, s.runId, 'alice');
     const state = await directory(db.pool, name);
     expect(state.users.filter((u) => u.endsWith(':true'))).toHaveLength(5);

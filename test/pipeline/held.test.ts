@@ -41,6 +41,23 @@ describe('bad input is reported and held, never deleted', () => {
     ]);
   });
 
+  it('a held member that is later fixed and removed from its group loses the membership', async () => {
+    const src = fileSource({}, name);
+    src.write({ users: users(3), groups: [{ id: 'g', name: 'g', members: ['u0', 'u1', 'u2'] }] });
+    await sync(db.pool, src.config);
+    const u = users(3);
+    u[1] = { id: 'u1', username: null };
+    src.write({ users: u, groups: [{ id: 'g', name: 'g', members: ['u0', 'u2'] }] });
+    const held = await sync(db.pool, src.config);
+    expect(held.counts.memberships).toEqual({ add: 0, remove: 0 });
+    expect((await directory(db.pool, name)).memberships).toEqual(['g>u0', 'g>u1', 'g>u2']);
+    // Fixed, and still not in the group: now the membership goes.
+    src.write({ users: users(3), groups: [{ id: 'g', name: 'g', members: ['u0', 'u2'] }] });
+    const fixed = await sync(db.pool, src.config);
+    expect(fixed.counts.memberships).toEqual({ add: 0, remove: 1 });
+    expect((await directory(db.pool, name)).memberships).toEqual(['g>u0', 'g>u2']);
+  });
+
   it('duplicate ids hold both records; a new duplicate is skipped', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(2) });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { runChanges } from '../../src/store/queries.js';
 import { directory, fileSource, problems, runRow, sync, users } from '../helpers/snapshot.js';
 
 let db: TestDatabase;
@@ -91,10 +92,18 @@ describe('snapshot sync', () => {
     expect(state.groups).toContain('g1:engineering');
 
     const { rows } = await db.pool.query(
-      `SELECT object_type, operation, external_id, member_external_id, before, after
-         FROM dirsync.run_changes WHERE run_id = $1 ORDER BY object_type, operation, external_id, member_external_id`,
+      `SELECT object_type, operation, external_id, member_type, member_ids, before, after
+         FROM dirsync.run_changes WHERE run_id = $1 ORDER BY object_type, operation, external_id, member_type`,
       [s.runId],
     );
+    // Names of members, as the CLI and the API show them.
+    const named = (await runChanges(db.pool, s.runId)).filter((r) => r.object_type === 'membership');
+    expect(named.map((r) => `${r.operation} ${r.label}: ${r.member_labels?.join(',')}`).sort()).toEqual([
+      'add engineering: user2',
+      'add ops: sre',
+      'remove eng: sre', // removals carry the names from before the run (g1 was renamed in it)
+      'remove eng: user1',
+    ]);
     const userUpdate = rows.find((r) => r.object_type === 'user');
     expect(userUpdate).toMatchObject({
       operation: 'update',
@@ -105,8 +114,8 @@ describe('snapshot sync', () => {
     expect(
       rows
         .filter((r) => r.object_type === 'membership')
-        .map((r) => `${r.operation} ${r.external_id}>${r.member_external_id}`),
-    ).toEqual(['add g1>u2', 'add g3>g2', 'remove g1>g2', 'remove g1>u1']);
+        .map((r) => `${r.operation} ${r.external_id} ${r.member_type} ${r.member_ids.join(',')}`),
+    ).toEqual(['add g1 user u2', 'add g3 group g2', 'remove g1 group g2', 'remove g1 user u1']);
     // Effective membership follows the move: u2 is no longer in g1 via g2 but directly.
     const { rows: eff } = await db.pool.query(
       `SELECT g.external_id AS g FROM dirsync.effective_group_members e JOIN dirsync.groups g ON g.id = e.group_id
@@ -396,6 +405,26 @@ describe('snapshot sync', () => {
     expect((await directory(db.pool, `${name}-b`)).users).toHaveLength(3);
     const s = await sync(db.pool, a.config);
     expect(s.counts.users).toMatchObject({ create: 0, deactivate: 0 });
+  });
+
+  it('skips groups whose members did not change, and a full resync compares them all', async () => {
+    const src = fileSource({}, name);
+    src.write({ users: users(3), groups: [{ id: 'g', name: 'all', members: ['u0', 'u1', 'u2'] }] });
+    await sync(db.pool, src.config);
+    // Someone deletes an edge behind Dirsync's back: the digest says the group is unchanged...
+    await db.pool.query(
+      `DELETE FROM dirsync.group_members m USING dirsync.users u
+        WHERE u.id = m.user_id AND u.connector = $1 AND u.external_id = 'u1'`,
+      [name],
+    );
+    const quick = await sync(db.pool, src.config);
+    expect(quick.counts.memberships).toEqual({ add: 0, remove: 0 });
+    // ...and a full resync repairs it.
+    const full = await sync(db.pool, src.config, { fullResync: true });
+    expect(full.counts.memberships).toEqual({ add: 1, remove: 0 });
+    expect((await directory(db.pool, name)).memberships).toEqual(['g>u0', 'g>u1', 'g>u2']);
+    const again = await sync(db.pool, src.config);
+    expect(again.counts.memberships).toEqual({ add: 0, remove: 0 });
   });
 
   it('reports the run in problems when nothing is wrong as empty', async () => {
