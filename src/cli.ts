@@ -5,9 +5,11 @@
 import { Command, CommanderError } from 'commander';
 import type pg from 'pg';
 import { findConnector, loadConfig } from '../config/load.js';
+import { readyLine } from '../connectors/emulator-kit/types.js';
+import { EMULATOR_KINDS, startEmulator, type EmulatorKind } from '../connectors/emulators.js';
 import type { DirsyncConfig } from '../config/schema.js';
 import { changeText, countsLine, statusText, summaryText } from './cli/format.js';
-import { toDirsyncError, type DirsyncError } from './errors.js';
+import { DirsyncError, toDirsyncError } from './errors.js';
 import { createLogger, setRootLogger } from './logger.js';
 import { approveRun, rejectRun } from './pipeline/approve.js';
 import { runSync, type RunSummary } from './pipeline/run.js';
@@ -92,21 +94,30 @@ export function buildProgram(): Command {
     .command('sync <connector>')
     .description('run one snapshot sync now, in this process')
     .option('--dry-run', 'compute and show the changes without applying them')
+    .option('--full-resync', 'compare everything, even when the snapshot is unchanged since the last sync')
     .option('--json', 'print a JSON summary')
     .option('--show <n>', 'list up to n changes', '20')
-    .action(async (name: string, o: { dryRun?: boolean; json?: boolean; show: string }) => {
-      const config = setup();
-      const entry = findConnector(config, name);
-      await withDatabase(async (pool) => {
-        const s = await runSync({ pool, config: entry, trigger: 'cli', dryRun: o.dryRun ?? false });
-        if (o.json) printJson(s);
-        else {
-          console.log(summaryText(s));
-          await printChanges(pool, s.runId, Number(o.show) || 20);
-        }
-        process.exitCode = exitFor(s);
-      });
-    });
+    .action(
+      async (name: string, o: { dryRun?: boolean; fullResync?: boolean; json?: boolean; show: string }) => {
+        const config = setup();
+        const entry = findConnector(config, name);
+        await withDatabase(async (pool) => {
+          const s = await runSync({
+            pool,
+            config: entry,
+            trigger: 'cli',
+            dryRun: o.dryRun ?? false,
+            fullResync: o.fullResync ?? false,
+          });
+          if (o.json) printJson(s);
+          else {
+            console.log(summaryText(s));
+            await printChanges(pool, s.runId, Number(o.show) || 20);
+          }
+          process.exitCode = exitFor(s);
+        });
+      },
+    );
 
   program
     .command('status')
@@ -160,6 +171,50 @@ export function buildProgram(): Command {
       await withDatabase(async (pool) => {
         await rejectRun(pool, Number(run), o.by);
         console.log(`run ${run} rejected; nothing was applied`);
+      });
+    });
+
+  program
+    .command('emulate <kind>')
+    .description(
+      `serve an emulated IdP on 127.0.0.1 (${EMULATOR_KINDS.join(', ')}); prints one JSON line with its url and a ready connector entry`,
+    )
+    .option('--port <n>', 'port (0 picks a free one)', '0')
+    .option('--users <n>', 'users in the generated org', '1000')
+    .option('--groups <n>', 'groups', '100')
+    .option('--members-per-group <n>', 'average direct members per group', '20')
+    .option('--nesting-depth <n>', 'deepest group nesting', '3')
+    .option('--seed <n>', 'seed of the generated org', '1')
+    .option('--latency <ms>', 'added to every response', '0')
+    .option('--error-rate <r>', 'probability of a 5xx per request', '0')
+    .action(async (kind: string, o: Record<string, string>) => {
+      if (!(EMULATOR_KINDS as readonly string[]).includes(kind)) {
+        throw new DirsyncError(
+          'DIRSYNC_E_CONFIG_INVALID',
+          `no emulator of kind "${kind}" (${EMULATOR_KINDS.join(', ')})`,
+        );
+      }
+      const num = (name: string) => {
+        const v = Number(o[name]);
+        if (!Number.isFinite(v) || v < 0)
+          throw new DirsyncError('DIRSYNC_E_CONFIG_INVALID', `--${name} must be a number ≥ 0`);
+        return v;
+      };
+      const emu = await startEmulator(kind as EmulatorKind, {
+        port: num('port'),
+        users: num('users'),
+        groups: num('groups'),
+        membersPerGroup: num('membersPerGroup'),
+        nestingDepth: num('nestingDepth'),
+        seed: num('seed'),
+        latencyMs: num('latency'),
+        faults: { errorRate: num('errorRate') },
+      });
+      process.stdout.write(`${readyLine(emu)}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void emu.close().then(resolve, resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
       });
     });
 

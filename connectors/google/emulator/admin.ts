@@ -1,0 +1,176 @@
+/**
+ * The emulator's admin API under `/__emulator/` (a path Google does not use), so a separate
+ * process (the bench, a demo) can change the org and the fault knobs between syncs.
+ *
+ *   POST   /__emulator/users                      {id, login, givenName, familyName, status?, ...}
+ *   PATCH  /__emulator/users/{id}                 partial OrgUser
+ *   DELETE /__emulator/users/{id}
+ *   POST   /__emulator/groups                     {id, name, description?, parentId?}
+ *   PATCH  /__emulator/groups/{id}                {name?, description?}
+ *   DELETE /__emulator/groups/{id}
+ *   PUT    /__emulator/groups/{id}/parent         {parentId: string | null}   (tree move, no cycles)
+ *   POST   /__emulator/groups/{id}/members        {userId}
+ *   DELETE /__emulator/groups/{id}/members/{userId}
+ *   POST   /__emulator/groups/{id}/subgroups      {groupId}   (extra nesting edge; cycles allowed)
+ *   DELETE /__emulator/groups/{id}/subgroups/{groupId}
+ *   POST   /__emulator/groups/{id}/external       {type: USER|CUSTOMER, email?, role?}
+ *   PUT    /__emulator/faults                     FaultOptions
+ *   PUT    /__emulator/latency                    {ms}
+ *   POST   /__emulator/throttle                   {count, status?: 403|429, reason?, retryAfterSec?, path?}
+ *   POST   /__emulator/fail                       {path, fault?, status?, times?, after?}
+ *   POST   /__emulator/tokens/expire
+ *   GET    /__emulator/stats
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FaultOptions } from '../../emulator-kit/types.js';
+import {
+  addGroup,
+  addMember,
+  addUser,
+  moveGroup,
+  OrgMutationError,
+  removeGroup,
+  removeMember,
+  removeUser,
+  updateGroup,
+  updateUser,
+} from '../../emulator-kit/mutate.js';
+import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
+import type { GoogleEmulator } from './index.js';
+
+type Obj = Record<string, unknown>;
+
+async function readJson(req: IncomingMessage): Promise<Obj> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text === '') return {};
+  const v = JSON.parse(text) as unknown;
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new OrgMutationError('body must be a JSON object', 400);
+  return v as Obj;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body ?? {}));
+}
+
+function newUser(b: Obj): OrgUser {
+  if (typeof b.id !== 'string' || typeof b.login !== 'string')
+    throw new OrgMutationError('id and login are required', 400);
+  const givenName = typeof b.givenName === 'string' ? b.givenName : 'New';
+  const familyName = typeof b.familyName === 'string' ? b.familyName : 'User';
+  return {
+    id: b.id,
+    login: b.login,
+    email: b.email === null ? null : typeof b.email === 'string' ? b.email : `${b.login}@example.com`,
+    givenName,
+    familyName,
+    displayName: typeof b.displayName === 'string' ? b.displayName : `${givenName} ${familyName}`,
+    status: b.status === 'suspended' || b.status === 'deprovisioned' ? b.status : 'active',
+    department: typeof b.department === 'string' ? b.department : 'Engineering',
+    title: typeof b.title === 'string' ? b.title : 'Engineer',
+    created: new Date().toISOString(),
+  };
+}
+
+function newGroup(b: Obj): OrgGroup {
+  if (typeof b.id !== 'string' || typeof b.name !== 'string')
+    throw new OrgMutationError('id and name are required', 400);
+  return {
+    id: b.id,
+    name: b.name,
+    description: typeof b.description === 'string' ? b.description : '',
+    parentId: typeof b.parentId === 'string' ? b.parentId : null,
+    created: new Date().toISOString(),
+  };
+}
+
+/** Handles one admin request; `parts` is the path after `/__emulator/`. */
+export async function handleAdmin(
+  emu: GoogleEmulator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  parts: string[],
+): Promise<void> {
+  const org = emu.org;
+  const m = req.method ?? 'GET';
+  const [a, id, b, sub] = parts.map(decodeURIComponent);
+  try {
+    const body = m === 'GET' || m === 'DELETE' ? {} : await readJson(req);
+    if (a === 'stats' && m === 'GET') return send(res, 200, { requests: emu.requestCount() });
+    if (a === 'users' && id === undefined && m === 'POST') return send(res, 201, addUser(org, newUser(body)));
+    if (a === 'users' && id !== undefined && m === 'PATCH')
+      return send(res, 200, updateUser(org, id, body as Partial<OrgUser>));
+    if (a === 'users' && id !== undefined && m === 'DELETE') return send(res, 200, removeUser(org, id));
+    if (a === 'groups' && id === undefined && m === 'POST')
+      return send(res, 201, addGroup(org, newGroup(body)));
+    if (a === 'groups' && id !== undefined && b === undefined) {
+      if (m === 'PATCH') return send(res, 200, updateGroup(org, id, body as Partial<OrgGroup>));
+      if (m === 'DELETE') {
+        removeGroup(org, id);
+        emu.directory.extraSubgroups.delete(id);
+        return send(res, 200, {});
+      }
+    }
+    if (a === 'groups' && id !== undefined && b === 'parent' && m === 'PUT') {
+      return send(res, 200, moveGroup(org, id, typeof body.parentId === 'string' ? body.parentId : null));
+    }
+    if (a === 'groups' && id !== undefined && b === 'members') {
+      if (m === 'POST' && typeof body.userId === 'string')
+        return send(res, 201, addMember(org, id, body.userId));
+      if (m === 'DELETE' && sub !== undefined) return send(res, 200, removeMember(org, id, sub));
+    }
+    if (a === 'groups' && id !== undefined && b === 'subgroups') {
+      if (m === 'POST' && typeof body.groupId === 'string')
+        return send(res, 201, emu.addSubgroup(id, body.groupId));
+      if (m === 'DELETE' && sub !== undefined) return send(res, 200, emu.removeSubgroup(id, sub));
+    }
+    if (a === 'groups' && id !== undefined && b === 'external' && m === 'POST') {
+      const type = body.type === 'CUSTOMER' ? 'CUSTOMER' : 'USER';
+      return send(
+        res,
+        201,
+        emu.addExternalMember(id, { type, ...(typeof body.email === 'string' ? { email: body.email } : {}) }),
+      );
+    }
+    if (a === 'faults' && m === 'PUT') return send(res, 200, emu.setFaults(body as FaultOptions));
+    if (a === 'latency' && m === 'PUT') return send(res, 200, emu.setLatency(Number(body.ms ?? 0)));
+    if (a === 'throttle' && m === 'POST') {
+      return send(
+        res,
+        200,
+        emu.throttle({
+          count: Number(body.count ?? 1),
+          status: body.status === 429 ? 429 : 403,
+          ...(typeof body.reason === 'string' ? { reason: body.reason } : {}),
+          ...(typeof body.retryAfterSec === 'number' ? { retryAfterSec: body.retryAfterSec } : {}),
+          ...(typeof body.path === 'string' ? { path: new RegExp(body.path) } : {}),
+        }),
+      );
+    }
+    if (a === 'fail' && m === 'POST' && typeof body.path === 'string') {
+      return send(
+        res,
+        200,
+        emu.failRequests({
+          path: new RegExp(body.path),
+          fault:
+            body.fault === 'truncate' || body.fault === 'reset' || body.fault === 'timeout'
+              ? body.fault
+              : 'error',
+          ...(typeof body.status === 'number' ? { status: body.status } : {}),
+          ...(typeof body.times === 'number' ? { times: body.times } : {}),
+          ...(typeof body.after === 'number' ? { after: body.after } : {}),
+        }),
+      );
+    }
+    if (a === 'tokens' && id === 'expire' && m === 'POST') return send(res, 200, emu.expireTokens());
+    send(res, 404, { error: `no admin route ${m} /__emulator/${parts.join('/')}` });
+  } catch (e) {
+    if (e instanceof OrgMutationError) return send(res, e.status, { error: e.message });
+    if (e instanceof SyntaxError) return send(res, 400, { error: 'body is not JSON' });
+    throw e;
+  }
+}

@@ -1,0 +1,432 @@
+/**
+ * An emulator of Google Workspace's Admin SDK Directory API and Google's OAuth token endpoint,
+ * on node:http. See README.md ("Emulator") for what it does and where it is less faithful.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { drawFault, hang, reset, sleep, truncate } from '../../emulator-kit/faults.js';
+import { OrgMutationError } from '../../emulator-kit/mutate.js';
+import { generateOrg, type Org } from '../../emulator-kit/org.js';
+import type { EmulatorOptions, FaultOptions, RunningEmulator } from '../../emulator-kit/types.js';
+import { handleAdmin } from './admin.js';
+import {
+  ApiError,
+  ENDPOINT_SCOPES,
+  errorBody,
+  getGroup,
+  getUser,
+  listGroups,
+  listMembers,
+  listUsers,
+  type ApiOptions,
+} from './api.js';
+import { GoogleDirectory, type ExternalMember } from './directory.js';
+import {
+  createServiceAccount,
+  exchangeAssertion,
+  GOOGLE_TOKEN_AUD,
+  type AccessToken,
+  type ServiceAccount,
+} from './token.js';
+
+export interface GoogleEmulatorOptions extends EmulatorOptions {
+  /**
+   * Per-user quota, queries per minute (sliding 60 s window), answered with 403
+   * `userRateLimitExceeded` when exceeded. Google's default is 2,400; 0 turns it off.
+   */
+  userQpm?: number;
+  /** Length of the quota window in ms (default 60,000; tests shorten it). */
+  quotaWindowMs?: number;
+  /** In-flight API requests allowed per account before 429 `rateLimitExceeded`; 0 = no limit. */
+  maxConcurrent?: number;
+  /** Lifetime of access tokens in seconds (Google: 3599). */
+  tokenTtlSec?: number;
+  /** See {@link ApiOptions.tokenOnFullLastPage}; default true. */
+  tokenOnFullLastPage?: boolean;
+}
+
+/** A scripted failure for requests whose path matches. */
+export interface FailRule {
+  path: RegExp;
+  fault: 'error' | 'truncate' | 'reset' | 'timeout';
+  /** Status for `error` (default 500) and `truncate` (default 200). */
+  status?: number;
+  /** How many matching requests fail (default: all). */
+  times?: number;
+  /** Matching requests that pass before the failures start (default 0). */
+  after?: number;
+}
+
+export interface ThrottleStorm {
+  /** The next `count` API requests are throttled. */
+  count: number;
+  status: 403 | 429;
+  /** Default `userRateLimitExceeded` for 403, `rateLimitExceeded` for 429. */
+  reason?: string;
+  /** Sends Retry-After (Google rarely does; clients must cope either way). */
+  retryAfterSec?: number;
+  /** Only requests whose path matches are throttled (default: every API request). */
+  path?: RegExp;
+}
+
+export interface GoogleEmulator extends RunningEmulator {
+  org: Org;
+  directory: GoogleDirectory;
+  serviceAccount: ServiceAccount;
+  /** The admin the service account may impersonate. */
+  adminEmail: string;
+  setFaults(f: FaultOptions | undefined): FaultOptions | undefined;
+  setLatency(ms: number): number;
+  throttle(storm: ThrottleStorm): ThrottleStorm;
+  failRequests(rule: FailRule): FailRule;
+  clearFailures(): void;
+  /** Revokes every access token issued so far (the next API call answers 401). */
+  expireTokens(): { revoked: number };
+  addSubgroup(parentId: string, childId: string): { parentId: string; childId: string };
+  removeSubgroup(parentId: string, childId: string): { parentId: string; childId: string };
+  addExternalMember(groupId: string, m: ExternalMember): ExternalMember;
+  /** Token requests answered so far (successful or not). */
+  tokenRequests(): number;
+}
+
+const JSON_TYPE = 'application/json; charset=UTF-8';
+const API_PREFIX = '/admin/directory/v1/';
+
+export async function startEmulator(opts: GoogleEmulatorOptions): Promise<GoogleEmulator> {
+  const org =
+    opts.org ??
+    generateOrg({
+      users: opts.users,
+      groups: opts.groups,
+      membersPerGroup: opts.membersPerGroup,
+      nestingDepth: opts.nestingDepth,
+      seed: opts.seed,
+    });
+  const directory = new GoogleDirectory(org);
+  const adminEmail = `admin@${org.domain}`.toLowerCase();
+  const apiOptions: ApiOptions = { tokenOnFullLastPage: opts.tokenOnFullLastPage ?? true };
+  const tokens = new Map<string, AccessToken>();
+  const userQpm = opts.userQpm ?? 2400;
+  const quotaWindowMs = opts.quotaWindowMs ?? 60_000;
+  const windows = new Map<string, number[]>();
+  let inFlight = 0;
+  let faults = opts.faults;
+  let latencyMs = opts.latencyMs ?? 0;
+  let storm: ThrottleStorm | null = null;
+  let rules: (FailRule & { seen: number; failed: number })[] = [];
+  let requests = 0;
+  let tokenRequests = 0;
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': JSON_TYPE });
+        res.end(errorBody(new ApiError(500, 'backendError', `Internal error: ${(e as Error).message}`)));
+      } else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
+  const addr = server.address() as AddressInfo;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${addr.port}`;
+  const serviceAccount = createServiceAccount(`${url}/token`);
+  const audiences = new Set([GOOGLE_TOKEN_AUD, `${url}/token`]);
+  const delegatedScopes = new Set([
+    ...ENDPOINT_SCOPES.users,
+    ...ENDPOINT_SCOPES.groups,
+    ...ENDPOINT_SCOPES.members,
+  ]);
+
+  function sendJson(
+    res: ServerResponse,
+    status: number,
+    body: string,
+    headers: Record<string, string> = {},
+  ): void {
+    res.writeHead(status, { 'content-type': JSON_TYPE, vary: 'Origin, X-Origin, Referer', ...headers });
+    res.end(body);
+  }
+
+  function sendError(res: ServerResponse, e: ApiError): void {
+    sendJson(res, e.code, errorBody(e), e.extra.headers ?? {});
+  }
+
+  async function readBody(req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /**
+   * Scripted failures first, then random ones. Answers the request and returns 'answered', or
+   * returns 'truncate' (the caller cuts its real body in half), or null for no fault.
+   */
+  function injectFault(path: string, res: ServerResponse): 'answered' | 'truncate' | null {
+    let fault: FailRule['fault'] | null = null;
+    let status: number | undefined;
+    for (const r of rules) {
+      if (!r.path.test(path)) continue;
+      r.seen++;
+      if (r.seen <= (r.after ?? 0) || r.failed >= (r.times ?? Infinity)) continue;
+      r.failed++;
+      fault = r.fault;
+      status = r.status;
+      break;
+    }
+    fault ??= drawFault(faults);
+    if (fault === null) return null;
+    if (fault === 'truncate') return 'truncate';
+    if (fault === 'timeout') hang(res);
+    else if (fault === 'reset') reset(res);
+    else {
+      const code = status ?? 500;
+      sendError(
+        res,
+        code === 503
+          ? new ApiError(503, 'backendError', 'The service is currently unavailable.')
+          : new ApiError(code, 'backendError', 'Backend Error'),
+      );
+    }
+    return 'answered';
+  }
+
+  /** The per-user sliding-window quota; true when the request is over it. */
+  function overQuota(user: string): boolean {
+    if (userQpm <= 0) return false;
+    const now = Date.now();
+    let w = windows.get(user);
+    if (!w) windows.set(user, (w = []));
+    while (w.length > 0 && (w[0] as number) <= now - quotaWindowMs) w.shift();
+    if (w.length >= userQpm) return true;
+    w.push(now);
+    return false;
+  }
+
+  function authenticate(req: IncomingMessage, family: keyof typeof ENDPOINT_SCOPES): AccessToken {
+    const h = req.headers.authorization;
+    const bearer = h?.startsWith('Bearer ') ? h.slice(7) : null;
+    if (bearer === null) {
+      throw new ApiError(401, 'required', 'Login Required.', {
+        location: 'Authorization',
+        locationType: 'header',
+      });
+    }
+    const t = tokens.get(bearer);
+    if (!t || t.expiresAt <= Date.now()) {
+      throw new ApiError(
+        401,
+        'authError',
+        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+        {
+          location: 'Authorization',
+          locationType: 'header',
+          headers: {
+            'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"',
+          },
+        },
+      );
+    }
+    if (!ENDPOINT_SCOPES[family].some((s) => t.scopes.has(s))) {
+      throw new ApiError(403, 'insufficientPermissions', 'Request had insufficient authentication scopes.', {
+        headers: {
+          'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="insufficient_scope"',
+        },
+      });
+    }
+    // A token without `sub` (no delegation) or for a non-admin user may not read the directory.
+    if (t.sub === null || t.sub !== adminEmail) {
+      throw new ApiError(403, 'forbidden', 'Not Authorized to access this resource/api');
+    }
+    return t;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const u = new URL(req.url ?? '/', url);
+    const path = u.pathname;
+    if (path.startsWith('/__emulator/')) {
+      return handleAdmin(emu, req, res, path.slice('/__emulator/'.length).split('/').filter(Boolean));
+    }
+    requests++;
+
+    if (path === '/token') {
+      if (latencyMs > 0) await sleep(latencyMs);
+      tokenRequests++;
+      if (req.method !== 'POST') return sendJson(res, 405, JSON.stringify({ error: 'invalid_request' }));
+      const body = await readBody(req);
+      const fault = injectFault(path, res);
+      if (fault === 'answered') return;
+      const answer = exchangeAssertion(
+        new URLSearchParams(body),
+        {
+          serviceAccount,
+          delegatedScopes,
+          admins: new Set([adminEmail]),
+          isUser: (email) => directory.findUser(email) !== undefined,
+          audiences,
+          tokenTtlSec: opts.tokenTtlSec ?? 3599,
+        },
+        tokens,
+      );
+      if (!answer.ok) {
+        return sendJson(
+          res,
+          answer.status,
+          JSON.stringify({ error: answer.error, error_description: answer.description }),
+        );
+      }
+      const text = JSON.stringify({
+        access_token: answer.token,
+        expires_in: answer.expiresIn,
+        token_type: 'Bearer',
+      });
+      if (fault === 'truncate') return truncate(res, 200, {}, text);
+      return sendJson(res, 200, text, { 'cache-control': 'no-cache, no-store, max-age=0, must-revalidate' });
+    }
+
+    if (!path.startsWith(API_PREFIX)) {
+      return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
+    }
+    if (req.method !== 'GET') {
+      return sendError(res, new ApiError(405, 'httpMethodNotAllowed', 'Method not emulated (read-only API)'));
+    }
+    const rest = path.slice(API_PREFIX.length).split('/').map(decodeURIComponent);
+    const family: keyof typeof ENDPOINT_SCOPES =
+      rest[0] === 'users' ? 'users' : rest[0] === 'groups' && rest[2] === 'members' ? 'members' : 'groups';
+    if (rest[0] !== 'users' && rest[0] !== 'groups') {
+      return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
+    }
+
+    // In flight from arrival to answer, latency included: that is what the concurrency limit sees.
+    inFlight++;
+    try {
+      if (latencyMs > 0) await sleep(latencyMs);
+      const fault = injectFault(path, res);
+      if (fault === 'answered') return;
+      const token = authenticate(req, family);
+      if (storm && storm.count > 0 && (!storm.path || storm.path.test(path))) {
+        storm.count--;
+        const s = storm;
+        const reason = s.reason ?? (s.status === 429 ? 'rateLimitExceeded' : 'userRateLimitExceeded');
+        return sendError(
+          res,
+          new ApiError(
+            s.status,
+            reason,
+            s.status === 429 ? 'Rate Limit Exceeded' : 'User Rate Limit Exceeded',
+            {
+              domain: 'usageLimits',
+              ...(s.retryAfterSec !== undefined
+                ? { headers: { 'retry-after': String(s.retryAfterSec) } }
+                : {}),
+            },
+          ),
+        );
+      }
+      if (overQuota(token.sub ?? '')) {
+        return sendError(
+          res,
+          new ApiError(
+            403,
+            'userRateLimitExceeded',
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service 'admin.googleapis.com'.",
+            { domain: 'usageLimits' },
+          ),
+        );
+      }
+      if (opts.maxConcurrent && inFlight > opts.maxConcurrent) {
+        return sendError(
+          res,
+          new ApiError(429, 'rateLimitExceeded', 'Rate Limit Exceeded', { domain: 'usageLimits' }),
+        );
+      }
+      const q = u.searchParams;
+      let body: Record<string, unknown>;
+      if (rest[0] === 'users' && rest.length === 1) body = listUsers(directory, q, apiOptions);
+      else if (rest[0] === 'users' && rest.length === 2) body = getUser(directory, rest[1] as string, q);
+      else if (rest[0] === 'groups' && rest.length === 1) body = listGroups(directory, q, apiOptions);
+      else if (rest[0] === 'groups' && rest.length === 2) body = getGroup(directory, rest[1] as string, q);
+      else if (rest[0] === 'groups' && rest.length === 3 && rest[2] === 'members') {
+        body = listMembers(directory, rest[1] as string, q, apiOptions);
+      } else return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
+      const text = JSON.stringify(body);
+      if (fault === 'truncate') return truncate(res, 200, {}, text);
+      sendJson(res, 200, text, { etag: String(body.etag ?? '"0"') });
+    } catch (e) {
+      if (e instanceof ApiError) return sendError(res, e);
+      throw e;
+    } finally {
+      inFlight--;
+    }
+  }
+
+  const emu: GoogleEmulator = {
+    kind: 'google',
+    url,
+    org,
+    directory,
+    serviceAccount,
+    adminEmail,
+    connector: {
+      name: 'google-emulator',
+      kind: 'google',
+      serviceAccountKey: { env: 'DIRSYNC_GOOGLE_SA_KEY' },
+      subject: adminEmail,
+      customer: 'my_customer',
+      rootUrl: `${url}/`,
+      tokenUrl: `${url}/token`,
+    },
+    env: { DIRSYNC_GOOGLE_SA_KEY: JSON.stringify(serviceAccount.keyFile) },
+    requestCount: () => requests,
+    tokenRequests: () => tokenRequests,
+    setFaults(f) {
+      faults = f;
+      return f;
+    },
+    setLatency(ms) {
+      latencyMs = Math.max(0, ms);
+      return latencyMs;
+    },
+    throttle(s) {
+      storm = { ...s };
+      return s;
+    },
+    failRequests(rule) {
+      rules.push({ ...rule, seen: 0, failed: 0 });
+      return rule;
+    },
+    clearFailures() {
+      rules = [];
+      storm = null;
+    },
+    expireTokens() {
+      const revoked = tokens.size;
+      tokens.clear();
+      return { revoked };
+    },
+    addSubgroup(parentId, childId) {
+      if (!directory.groups().byId.has(parentId)) throw new OrgMutationError(`no group ${parentId}`, 404);
+      if (!directory.groups().byId.has(childId)) throw new OrgMutationError(`no group ${childId}`, 404);
+      let set = directory.extraSubgroups.get(parentId);
+      if (!set) directory.extraSubgroups.set(parentId, (set = new Set()));
+      set.add(childId);
+      return { parentId, childId };
+    },
+    removeSubgroup(parentId, childId) {
+      directory.extraSubgroups.get(parentId)?.delete(childId);
+      return { parentId, childId };
+    },
+    addExternalMember(groupId, m) {
+      if (!directory.groups().byId.has(groupId)) throw new OrgMutationError(`no group ${groupId}`, 404);
+      let list = directory.externals.get(groupId);
+      if (!list) directory.externals.set(groupId, (list = []));
+      list.push(m);
+      return m;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((e) => (e ? reject(e) : resolve()));
+      }),
+  };
+  return emu;
+}

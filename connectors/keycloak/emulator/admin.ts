@@ -1,0 +1,166 @@
+/**
+ * The emulator's own control API under `/__emulator/` (a path Keycloak never serves), so another
+ * process (the benchmark, a demo) can mutate the org and inject faults:
+ *
+ * - `GET    /__emulator/state`                        counts and request totals
+ * - `POST   /__emulator/users`                        add a user (OrgUser fields; `id` optional)
+ * - `PATCH  /__emulator/users/{id}`                   update a user
+ * - `DELETE /__emulator/users/{id}`                   remove a user
+ * - `POST   /__emulator/groups`                       add a group (`name`, `description`, `parentId`)
+ * - `PATCH  /__emulator/groups/{id}`                  rename / describe a group
+ * - `DELETE /__emulator/groups/{id}`                  remove a group (subgroups move up)
+ * - `PUT    /__emulator/groups/{id}/parent`           move a group: `{ "parentId": id | null }`
+ * - `PUT|DELETE /__emulator/groups/{id}/members/{userId}`  add / remove a membership
+ * - `POST   /__emulator/faults`                       `{ errorRate, timeoutRate, resetRate, truncateRate }`
+ * - `POST   /__emulator/latency`                      `{ "ms": 20 }`
+ * - `POST   /__emulator/storm`                        `{ "count": 50, "status": 503 }`
+ * - `POST   /__emulator/expire-tokens`                revoke every token issued so far
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  OrgMutationError,
+  addGroup,
+  addMember,
+  addUser,
+  moveGroup,
+  removeGroup,
+  removeMember,
+  removeUser,
+  updateGroup,
+  updateUser,
+} from '../../emulator-kit/mutate.js';
+import { countMemberships, type Org, type OrgUser } from '../../emulator-kit/org.js';
+import type { EmulatorState } from './server.js';
+
+async function json(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  const v: unknown = JSON.parse(text);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new OrgMutationError('body must be a JSON object', 400);
+  return v as Record<string, unknown>;
+}
+
+function reply(res: ServerResponse, status: number, body?: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export async function serveControl(
+  state: EmulatorState,
+  org: Org,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const parts = new URL(req.url ?? '/', 'http://emulator').pathname
+    .split('/')
+    .filter(Boolean)
+    .slice(1)
+    .map(decodeURIComponent);
+  const m = req.method ?? 'GET';
+  const [a, id, b, c] = parts;
+  try {
+    if (m === 'GET' && a === 'state' && id === undefined) {
+      return reply(res, 200, {
+        users: org.users.length,
+        groups: org.groups.length,
+        memberships: countMemberships(org),
+        requests: state.requests,
+        tokenRequests: state.tokenRequests,
+        peakInFlight: state.peakInFlight,
+      });
+    }
+    if (a === 'users') {
+      if (m === 'POST' && id === undefined) {
+        const body = await json(req);
+        const user = addUser(org, {
+          id: randomUUID(),
+          email: null,
+          givenName: '',
+          familyName: '',
+          displayName: '',
+          status: 'active',
+          department: '',
+          title: '',
+          created: new Date().toISOString(),
+          ...(body as Partial<OrgUser>),
+        } as OrgUser);
+        return reply(res, 201, user);
+      }
+      if (id !== undefined && b === undefined) {
+        if (m === 'PATCH') return reply(res, 200, updateUser(org, id, (await json(req)) as Partial<OrgUser>));
+        if (m === 'DELETE') {
+          removeUser(org, id);
+          return reply(res, 204);
+        }
+      }
+    }
+    if (a === 'groups') {
+      if (m === 'POST' && id === undefined) {
+        const body = await json(req);
+        const group = addGroup(org, {
+          id: typeof body.id === 'string' ? body.id : randomUUID(),
+          name: String(body.name ?? ''),
+          description: typeof body.description === 'string' ? body.description : '',
+          parentId: typeof body.parentId === 'string' ? body.parentId : null,
+          created: new Date().toISOString(),
+        });
+        return reply(res, 201, group);
+      }
+      if (id !== undefined && b === undefined) {
+        if (m === 'PATCH') {
+          const body = await json(req);
+          const patch: { name?: string; description?: string } = {};
+          if (typeof body.name === 'string') patch.name = body.name;
+          if (typeof body.description === 'string') patch.description = body.description;
+          return reply(res, 200, updateGroup(org, id, patch));
+        }
+        if (m === 'DELETE') {
+          removeGroup(org, id);
+          return reply(res, 204);
+        }
+      }
+      if (id !== undefined && b === 'parent' && m === 'PUT') {
+        const body = await json(req);
+        moveGroup(org, id, typeof body.parentId === 'string' ? body.parentId : null);
+        return reply(res, 204);
+      }
+      if (id !== undefined && b === 'members' && c !== undefined) {
+        if (m === 'PUT') addMember(org, id, c);
+        else if (m === 'DELETE') removeMember(org, id, c);
+        else return reply(res, 405, { error: 'method not allowed' });
+        return reply(res, 204);
+      }
+    }
+    if (m === 'POST' && id === undefined) {
+      if (a === 'faults') {
+        const body = await json(req);
+        state.faults = body as EmulatorState['faults'];
+        return reply(res, 204);
+      }
+      if (a === 'latency') {
+        state.latencyMs = Number((await json(req)).ms ?? 0);
+        return reply(res, 204);
+      }
+      if (a === 'storm') {
+        const body = await json(req);
+        state.stormRemaining = Number(body.count ?? 0);
+        state.stormStatus = Number(body.status ?? 503);
+        return reply(res, 204);
+      }
+      if (a === 'expire-tokens') {
+        state.tokens.revokeAll();
+        return reply(res, 204);
+      }
+    }
+    return reply(res, 404, { error: `no emulator endpoint ${m} /__emulator/${parts.join('/')}` });
+  } catch (e) {
+    if (e instanceof OrgMutationError) return reply(res, e.status, { error: e.message });
+    if (e instanceof SyntaxError) return reply(res, 400, { error: 'body is not JSON' });
+    throw e;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The Okta API as the connector uses it: the official SDK's `Client` (auth headers, the private-key
+ * token flow hook, the request executor) and a pager over its `Http` layer.
+ *
+ * Why not the SDK's typed collections (`userApi.listUsers()` ...): they deserialize each record into
+ * a model class, which silently turns malformed records into plausible ones (a user without an id
+ * becomes `User {}`, a string profile becomes `{"0":"n","1":"o",...}`), they hide page boundaries,
+ * and an empty page (or a `null` element) surfaces as a `null` item. The pager below reads raw JSON
+ * pages and follows Okta's `Link: <...>; rel="next"` itself, so map.ts can report bad records.
+ */
+import { Client } from '@okta/okta-sdk-nodejs';
+import type { Logger } from 'pino';
+import { resolveSecret } from '../../config/secrets.js';
+import { DirsyncError, isDirsyncError } from '../../src/errors.js';
+import type { SourceStats } from '../types.js';
+import { budgetFor } from './budget.js';
+import type { OktaConfig } from './config.js';
+import { OktaRequestExecutor, parsedBody, redact, type FetchResponse } from './executor.js';
+import { cancelled } from './sleep.js';
+import { parsePrivateKey, PrivateKeyTokenProvider } from './token.js';
+
+export interface Page {
+  items: unknown[];
+  /** Absolute URL of the next page, when Okta sent `rel="next"`. */
+  next: string | null;
+}
+
+export interface OktaApi {
+  /** Pages of a list endpoint (`path` with its query), following `rel="next"` links. */
+  pages(path: string, query: Record<string, string | number | undefined>): AsyncGenerator<Page>;
+  close(): Promise<void>;
+}
+
+interface SdkHttp {
+  http(
+    uri: string,
+    request: Record<string, unknown>,
+    context: { isCollection: boolean; resources: string[] },
+  ): Promise<FetchResponse>;
+  oauth?: unknown;
+}
+
+export function createOktaApi(
+  config: OktaConfig,
+  stats: SourceStats,
+  signal: AbortSignal,
+  logger: Logger,
+): OktaApi {
+  // A trailing slash would make the SDK build `//api/v1/...` URLs (and DPoP `htu` claims that
+  // Okta rejects); the org URL is an origin.
+  const orgUrl = new URL(config.orgUrl).origin;
+  const budget = budgetFor(orgUrl, config.rateLimit.maxConcurrent, config.rateLimit.reservePercent / 100);
+  const executor = new OktaRequestExecutor(
+    budget,
+    stats,
+    config.retry,
+    config.requestTimeoutMs,
+    signal,
+    (info) => logger.debug(info, 'okta: retrying request'),
+  );
+  let client: Client;
+  if (config.auth.type === 'apiToken') {
+    client = new Client({
+      orgUrl,
+      authorizationMode: 'SSWS',
+      token: resolveSecret(config.auth.token),
+      // The default cache middleware keeps every GET response in memory: useless for a sync.
+      cacheMiddleware: null,
+      requestExecutor: executor,
+    } as never);
+  } else {
+    const keyText = resolveSecret(config.auth.privateKey);
+    const { key, kid } = parsePrivateKey(keyText);
+    client = new Client({
+      orgUrl,
+      authorizationMode: 'PrivateKey',
+      clientId: config.auth.clientId,
+      scopes: config.auth.scopes,
+      privateKey: keyText,
+      keyId: config.auth.keyId ?? kid,
+      cacheMiddleware: null,
+      requestExecutor: executor,
+    } as never);
+    const provider = new PrivateKeyTokenProvider(
+      orgUrl,
+      config.auth.clientId,
+      key,
+      config.auth.keyId ?? kid,
+      config.auth.scopes,
+      executor,
+    );
+    executor.dpop = provider;
+    // The SDK's Http asks `oauth` for a token before every request and clears it on a 401.
+    (client as unknown as { http: SdkHttp }).http.oauth = provider;
+    (client as unknown as { oauth: unknown }).oauth = provider;
+  }
+  const http = (client as unknown as { http: SdkHttp }).http;
+
+  async function* pages(
+    path: string,
+    query: Record<string, string | number | undefined>,
+  ): AsyncGenerator<Page> {
+    const first = new URL(path, orgUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) first.searchParams.set(k, String(v));
+    let url: string | null = first.toString();
+    while (url !== null) {
+      if (signal.aborted) throw cancelled();
+      let res: FetchResponse;
+      try {
+        res = await http.http(
+          url,
+          { method: 'get', headers: { Accept: 'application/json' } },
+          { isCollection: true, resources: [] },
+        );
+      } catch (e) {
+        throw toDirsyncError(e, new URL(url));
+      }
+      const parsed = parsedBody(res);
+      const body = parsed ? parsed.value : null;
+      if (!Array.isArray(body)) {
+        throw new DirsyncError(
+          'DIRSYNC_E_IDP_BAD_RESPONSE',
+          `Okta ${redact(new URL(url))}: expected a JSON array`,
+          {
+            status: res.status,
+          },
+        );
+      }
+      stats.pages++;
+      const next = nextLink(res.headers.get('link'));
+      // A next link that points back at this page would loop for ever.
+      if (next !== null && next === url) {
+        throw new DirsyncError(
+          'DIRSYNC_E_IDP_BAD_RESPONSE',
+          `Okta ${redact(new URL(url))}: rel="next" repeats the page`,
+        );
+      }
+      url = next;
+      yield { items: body, next };
+    }
+  }
+
+  return { pages, close: async () => {} };
+}
+
+/** The `rel="next"` target of an RFC 8288 Link header (Okta sends `self` and `next` as separate links). */
+export function nextLink(header: string | null): string | null {
+  if (!header) return null;
+  for (const link of header.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>(.*)$/.exec(link);
+    if (!m) continue;
+    for (const param of (m[2] as string).split(';')) {
+      const [name, value = ''] = param.split('=').map((x) => x.trim());
+      if (name?.toLowerCase() === 'rel' && value.replace(/"/g, '').split(/\s+/).includes('next'))
+        return m[1] as string;
+    }
+  }
+  return null;
+}
+
+interface OktaErrorLike {
+  name?: string;
+  status?: number;
+  errorCode?: string;
+  errorSummary?: string;
+  errorCauses?: { errorSummary?: string }[];
+  headers?: { get?(n: string): string | null };
+}
+
+/** Maps what the SDK throws (OktaApiError, HttpError, FetchError) to a DirsyncError; never quotes credentials. */
+export function toDirsyncError(e: unknown, url: URL): DirsyncError {
+  if (isDirsyncError(e)) return e;
+  const err = e as OktaErrorLike;
+  const where = `Okta ${redact(url)}`;
+  if (typeof err?.status === 'number') {
+    const status = err.status;
+    const vendor = err.errorCode;
+    const causes = err.errorCauses?.map((c) => c.errorSummary).filter(Boolean) ?? [];
+    const summary = [vendor, err.errorSummary, ...causes].filter(Boolean).join(' ') || `HTTP ${status}`;
+    const detail = `${where}: ${status} ${summary}`;
+    const opts = { status, ...(vendor ? { vendorCode: vendor } : {}) };
+    if (status === 401) return new DirsyncError('DIRSYNC_E_IDP_AUTH', detail, opts);
+    if (status === 403) return new DirsyncError('DIRSYNC_E_IDP_FORBIDDEN', detail, opts);
+    if (status === 404) return new DirsyncError('DIRSYNC_E_IDP_NOT_FOUND', detail, opts);
+    if (status === 429) return new DirsyncError('DIRSYNC_E_IDP_THROTTLED', detail, opts);
+    if (status >= 500) return new DirsyncError('DIRSYNC_E_IDP_UNAVAILABLE', detail, opts);
+    return new DirsyncError('DIRSYNC_E_IDP_BAD_RESPONSE', detail, opts);
+  }
+  const kind = (e as { type?: string; code?: string })?.code ?? (e as { type?: string })?.type ?? 'error';
+  return new DirsyncError('DIRSYNC_E_IDP_UNAVAILABLE', `${where}: request failed (${kind})`);
+}

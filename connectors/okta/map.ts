@@ -1,0 +1,131 @@
+/**
+ * Maps raw Okta JSON (User, Group) to directory records, or to a SourceProblem when a record lacks
+ * what a directory needs. Hand-written checks: this runs once per record, over a million times for
+ * the member lists of a large org.
+ */
+import type { SnapshotItem, SourceEdge, SourceGroup, SourceProblem, SourceUser } from '../types.js';
+import { INACTIVE_STATUSES } from './config.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+
+/** Profile attributes kept on the user (Okta's base profile; custom attributes vary per org). */
+const USER_ATTRIBUTES = [
+  'userType',
+  'department',
+  'title',
+  'division',
+  'organization',
+  'costCenter',
+  'employeeNumber',
+  'manager',
+  'managerId',
+  'locale',
+  'timezone',
+] as const;
+
+function problem(
+  objectType: SourceProblem['objectType'],
+  externalId: string | null,
+  reason: string,
+  sample?: unknown,
+): SourceProblem {
+  return { kind: 'problem', objectType, externalId, reason, ...(sample === undefined ? {} : { sample }) };
+}
+
+/** What mapUser returns: the record plus the status, for the status filter. */
+export type MappedUser = { item: SourceUser; status: string } | { item: SourceProblem; status: null };
+
+export function mapUser(raw: unknown): MappedUser {
+  if (!isObj(raw)) return { item: problem('user', null, 'user record is not an object'), status: null };
+  const id = text(raw.id);
+  if (id === null)
+    return { item: problem('user', null, 'user has no id', { status: raw.status }), status: null };
+  const profile = raw.profile;
+  if (!isObj(profile)) return { item: problem('user', id, 'user has no profile object'), status: null };
+  const login = text(profile.login);
+  const status = text(raw.status);
+  const errors: string[] = [];
+  if (login === null) errors.push('profile.login is missing');
+  if (status === null) errors.push('status is missing');
+  for (const key of ['email', 'firstName', 'lastName', 'displayName'] as const) {
+    if (profile[key] !== undefined && profile[key] !== null && typeof profile[key] !== 'string') {
+      errors.push(`profile.${key} must be a string`);
+    }
+  }
+  if (errors.length > 0)
+    return { item: problem('user', id, errors.join('; '), { status: raw.status }), status: null };
+  const firstName = text(profile.firstName);
+  const lastName = text(profile.lastName);
+  const attributes: Obj = { status };
+  for (const key of USER_ATTRIBUTES) {
+    const v = profile[key];
+    if (v !== undefined && v !== null && v !== '') attributes[key] = v;
+  }
+  if (isObj(raw.type) && typeof raw.type.id === 'string') attributes.userTypeId = raw.type.id;
+  return {
+    status: status as string,
+    item: {
+      kind: 'user',
+      externalId: id,
+      username: login as string,
+      email: text(profile.email),
+      // Okta's base profile has displayName, but most orgs leave it empty.
+      displayName: text(profile.displayName) ?? ([firstName, lastName].filter(Boolean).join(' ') || null),
+      givenName: firstName,
+      familyName: lastName,
+      active: !INACTIVE_STATUSES.has(status as string),
+      attributes,
+    },
+  };
+}
+
+export type MappedGroup = { item: SourceGroup; type: string } | { item: SourceProblem; type: null };
+
+export function mapGroup(raw: unknown): MappedGroup {
+  if (!isObj(raw)) return { item: problem('group', null, 'group record is not an object'), type: null };
+  const id = text(raw.id);
+  if (id === null) return { item: problem('group', null, 'group has no id'), type: null };
+  const profile = raw.profile;
+  const type = text(raw.type);
+  if (!isObj(profile) || text(profile.name) === null || type === null) {
+    return {
+      item: problem('group', id, 'group needs a type and a profile with a name', { type: raw.type }),
+      type: null,
+    };
+  }
+  const attributes: Obj = { type };
+  const links = isObj(raw._links) ? raw._links : {};
+  // APP_GROUPs name their source app (AD, Workday, ...) in _links.source.
+  const source = isObj(links.source) ? text(links.source.href) : null;
+  if (source) attributes.sourceAppId = source.split('/').pop();
+  for (const key of ['samAccountName', 'windowsDomainQualifiedName', 'externalId'] as const) {
+    if (typeof profile[key] === 'string') attributes[key] = profile[key];
+  }
+  return {
+    type,
+    item: {
+      kind: 'group',
+      externalId: id,
+      name: profile.name as string,
+      description: typeof profile.description === 'string' ? profile.description : null,
+      attributes,
+    },
+  };
+}
+
+/** A member of `GET /api/v1/groups/{id}/users` (a full User object): its edge and status. */
+export function mapMember(
+  groupId: string,
+  raw: unknown,
+): { item: SourceEdge; status: string | null } | { item: SourceProblem } {
+  const id = isObj(raw) ? text(raw.id) : null;
+  if (id === null) return { item: problem('edge', groupId, `group ${groupId}: a member has no id`) };
+  return {
+    item: { kind: 'edge', groupId, memberType: 'user', memberId: id },
+    status: isObj(raw) ? text(raw.status) : null,
+  };
+}
+
+export type { SnapshotItem };
