@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import type pg from 'pg';
 import { findConnector, loadConfig } from '../config/load.js';
+import { syncNowCommand, workerCommand } from '../jobs/cli.js';
 import { readyLine } from '../connectors/emulator-kit/types.js';
 import { EMULATOR_KINDS, startEmulator, type EmulatorKind } from '../connectors/emulators.js';
 import type { DirsyncConfig } from '../config/schema.js';
@@ -118,6 +119,28 @@ export function buildProgram(): Command {
         });
       },
     );
+
+  program
+    .command('worker')
+    .description('run a sync worker (schedules and sync-now jobs) until SIGTERM; start as many as you like')
+    .option('--concurrency <n>', 'runs at once in this process (default: queue.concurrency)')
+    .option('--metrics-port <port>', 'serve Prometheus /metrics on this port')
+    .action(async (o: { concurrency?: string; metricsPort?: string }) => {
+      process.exitCode = await workerCommand({
+        ...(o.concurrency ? { concurrency: Number(o.concurrency) } : {}),
+        ...(o.metricsPort ? { metricsPort: Number(o.metricsPort) } : {}),
+      });
+    });
+
+  program
+    .command('sync-now <connector>')
+    .description('ask the workers to sync a connector now (joins a queued or running run)')
+    .option('--full', 'full resync: compare everything')
+    .option('--wait', 'wait for the run and exit like `dirsync sync` (0, 1 or 3)')
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { full?: boolean; wait?: boolean; json?: boolean }) => {
+      process.exitCode = await syncNowCommand(name, o);
+    });
 
   program
     .command('status')
