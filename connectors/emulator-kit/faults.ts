@@ -37,16 +37,26 @@ export function reset(res: ServerResponse): void {
   setImmediate(() => res.socket?.destroy());
 }
 
-/** Sends the first half of a JSON body with a correct-looking status: a truncated page. */
+/**
+ * Sends the first half of a JSON body with a correct-looking status: a truncated page. A half that
+ * still parses (a bare number such as a count: "230" cut to "2") would be a different, valid answer
+ * no client could detect; real truncation is detectable, so such a body is cut to nothing instead.
+ */
 export function truncate(
   res: ServerResponse,
   status: number,
   headers: Record<string, string>,
   body: string,
 ): void {
-  const half = body.slice(0, Math.max(1, Math.floor(body.length / 2)));
+  let cut = body.slice(0, Math.max(1, Math.floor(body.length / 2)));
+  try {
+    JSON.parse(cut);
+    cut = '';
+  } catch {
+    // Invalid JSON, as a cut page should be.
+  }
   res.writeHead(status, { ...headers, 'content-type': 'application/json' });
-  res.end(half);
+  res.end(cut);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
