@@ -9,11 +9,13 @@ import { syncNowCommand, workerCommand } from '../jobs/cli.js';
 import { readyLine } from '../connectors/emulator-kit/types.js';
 import { EMULATOR_KINDS, startEmulator, type EmulatorKind } from '../connectors/emulators.js';
 import type { DirsyncConfig } from '../config/schema.js';
-import { changeText, countsLine, statusText, summaryText } from './cli/format.js';
+import { changeText, statusText, summaryText } from './cli/format.js';
 import { DirsyncError, toDirsyncError } from './errors.js';
 import { createLogger, setRootLogger } from './logger.js';
 import { approveRun, rejectRun } from './pipeline/approve.js';
+import { runDemo } from './demo.js';
 import { runSync, type RunSummary } from './pipeline/run.js';
+import { serve } from './serve.js';
 import { createPool, databaseUrl, ensureDatabase } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { connectorStatuses, runChanges, runProblems } from './store/queries.js';
@@ -242,23 +244,37 @@ export function buildProgram(): Command {
     });
 
   program
-    .command('demo')
-    .description('sync the bundled demo org (config/demo.yaml) and show what changed')
-    .action(async () => {
-      process.env.DIRSYNC_CONFIG ??= 'config/demo.yaml';
-      process.env.DIRSYNC_LOG_LEVEL ??= 'error';
+    .command('serve')
+    .description('serve the dashboard and the HTTP API (127.0.0.1 unless server.host says otherwise)')
+    .option('--host <host>', 'bind address (a non-loopback one requires DIRSYNC_ADMIN_TOKEN)')
+    .option('--port <port>', 'port')
+    .action(async (o: { host?: string; port?: string }) => {
       const config = setup();
       await withDatabase(async (pool) => {
-        for (const entry of config.connectors) {
-          const s = await runSync({ pool, config: entry, trigger: 'demo' });
-          console.log(summaryText(s));
-          await printChanges(pool, s.runId, 25);
-          console.log(`  in short: ${countsLine(s.counts)}`);
-        }
-        console.log(
-          `\nThe directory is in ${databaseUrl().replace(/:[^:@/]*@/, ':***@')}, schema "dirsync".`,
-        );
-        console.log('Try: npm run dirsync -- status · npm run dirsync -- sync acme-demo --dry-run');
+        const s = await serve({
+          config,
+          pool,
+          ...(o.host ? { host: o.host } : {}),
+          ...(o.port ? { port: Number(o.port) } : {}),
+        });
+        console.log(`Dashboard: ${s.url}`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        await s.close();
+      });
+    });
+
+  program
+    .command('demo')
+    .description('start the emulated IdPs, a worker and the dashboard; sync everything once; print the URL')
+    .option('--port <port>', 'dashboard port (default 8080, or a free one)')
+    .action(async (o: { port?: string }) => {
+      process.env.DIRSYNC_LOG_LEVEL ??= 'error';
+      setRootLogger(createLogger(process.env.DIRSYNC_LOG_LEVEL));
+      await withDatabase(async (pool) => {
+        await runDemo({ pool, ...(o.port ? { port: Number(o.port) } : {}) });
       });
     });
 

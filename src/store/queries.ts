@@ -70,18 +70,23 @@ export interface ChangeRow {
   after: Record<string, unknown> | null;
 }
 
+/**
+ * SQL for the member names of a membership change row `c` of connector `connectorSql`: removals
+ * carry the names from before the run; added members' names are not stored (see record.ts) and
+ * come from the directory, where they exist once the run applied.
+ */
+export function memberLabelsSql(c: string, connectorSql: string, ids = `${c}.member_ids`): string {
+  return `coalesce(${c}.member_labels, (
+    SELECT array_agg(coalesce(u.username, g.name) ORDER BY i.ord)
+      FROM unnest(${ids}) WITH ORDINALITY AS i(id, ord)
+      LEFT JOIN dirsync.users u ON ${c}.member_type = 'user' AND u.connector = ${connectorSql} AND u.external_id = i.id
+      LEFT JOIN dirsync.groups g ON ${c}.member_type = 'group' AND g.connector = ${connectorSql} AND g.external_id = i.id))`;
+}
+
 export async function runChanges(db: pg.Pool, runId: number, limit = 1000, offset = 0): Promise<ChangeRow[]> {
-  // Added members' names are not stored with the change (see record.ts): take them from the
-  // directory, where they exist once the run applied.
   const { rows } = await db.query<ChangeRow>(
     `SELECT c.object_type, c.operation, c.external_id, c.label, c.member_type, c.member_ids,
-            coalesce(c.member_labels, (
-              SELECT array_agg(coalesce(u.username, g.name) ORDER BY i.ord)
-                FROM unnest(c.member_ids) WITH ORDINALITY AS i(id, ord)
-                LEFT JOIN dirsync.users u ON c.member_type = 'user' AND u.connector = r.connector AND u.external_id = i.id
-                LEFT JOIN dirsync.groups g ON c.member_type = 'group' AND g.connector = r.connector AND g.external_id = i.id
-            )) AS member_labels,
-            c.before, c.after
+            ${memberLabelsSql('c', 'r.connector')} AS member_labels, c.before, c.after
        FROM dirsync.run_changes c JOIN dirsync.runs r ON r.id = c.run_id
       WHERE c.run_id = $1 ORDER BY c.seq LIMIT $2 OFFSET $3`,
     [runId, limit, offset],

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // A queue of its own, so a developer's running demo is not disturbed.
+  await db.pool.query('SELECT 1');
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+describe('npm run demo', () => {
+  it('starts the emulators, a worker and the dashboard, syncs every directory, prints the URL, and stops on SIGINT', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'demo', '--port', '0'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        DIRSYNC_LOG_LEVEL: 'silent',
+        DIRSYNC_DEMO_QUEUE: `demo-test-${process.pid}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const lines: string[] = [];
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no dashboard line; output:\n${lines.join('\n')}\n${stderr}`)),
+        170_000,
+      );
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        lines.push(line);
+        const m = /^Dashboard: (http:\/\/\S+)$/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`demo exited ${code}:\n${lines.join('\n')}\n${stderr}`)));
+    });
+    // Every directory synced once, successfully.
+    const results = lines.filter((l) => /: run \d+ /.test(l));
+    expect(results).toHaveLength(5);
+    for (const l of results) expect(l).toMatch(/ succeeded · users: \d+ create/);
+    // The dashboard answers and shows the synced directories.
+    const res = await fetch(`${url}/api/connectors`);
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: { name: string; users: number }[] };
+    for (const c of items) expect(c.users).toBeGreaterThan(0);
+    expect(items.map((c) => c.name).sort()).toEqual([
+      'acme-demo',
+      'google-emulator',
+      'graph-emulator',
+      'keycloak-emulator',
+      'okta-emulator',
+    ]);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  }, 200_000);
+});
