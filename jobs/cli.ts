@@ -11,7 +11,7 @@ import type { DirsyncConfig } from '../config/schema.js';
 import { countsLine } from '../src/cli/format.js';
 import { DirsyncError } from '../src/errors.js';
 import { createLogger, rootLogger, setRootLogger } from '../src/logger.js';
-import { createPool, databaseUrl, ensureDatabase } from '../src/store/db.js';
+import { CONNECTIONS_PER_RUN, createPool, databaseUrl, ensureDatabase } from '../src/store/db.js';
 import { migrate } from '../src/store/migrate.js';
 import { subscribeSyncEvents } from './events.js';
 import { startMetricsServer, syncMetrics } from './metrics.js';
@@ -54,7 +54,7 @@ export async function workerCommand(opts: WorkerCommandOptions = {}): Promise<nu
   const url = databaseUrl();
   await ensureDatabase(url);
   // A run holds up to three connections (its lock, the check/diff session, apply).
-  const pool = createPool(url, concurrency * 3 + 2);
+  const pool = createPool(url, concurrency * CONNECTIONS_PER_RUN + 2);
   let metricsServer: { close(): Promise<void> } | null = null;
   try {
     await migrate(pool);

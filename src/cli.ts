@@ -13,20 +13,20 @@ import { changeText, statusText, summaryText } from './cli/format.js';
 import { DirsyncError, toDirsyncError } from './errors.js';
 import { createLogger, setRootLogger } from './logger.js';
 import { approveRun, rejectRun } from './pipeline/approve.js';
-import { runDemo } from './demo.js';
+import { DEMO_CONCURRENCY, runDemo } from './demo.js';
 import { runSync, type RunSummary } from './pipeline/run.js';
 import { serve } from './serve.js';
-import { createPool, databaseUrl, ensureDatabase } from './store/db.js';
+import { CONNECTIONS_PER_RUN, createPool, databaseUrl, ensureDatabase } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { connectorStatuses, runChanges, runProblems } from './store/queries.js';
 
 /** Exit codes scripts can rely on. */
 const EXIT = { ok: 0, failed: 1, usage: 2, held: 3 } as const;
 
-async function withDatabase<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+async function withDatabase<T>(fn: (pool: pg.Pool) => Promise<T>, concurrentRuns = 1): Promise<T> {
   const url = databaseUrl();
   await ensureDatabase(url);
-  const pool = createPool(url, 10);
+  const pool = createPool(url, concurrentRuns * CONNECTIONS_PER_RUN + 4);
   try {
     await migrate(pool);
     return await fn(pool);
@@ -275,7 +275,7 @@ export function buildProgram(): Command {
       setRootLogger(createLogger(process.env.DIRSYNC_LOG_LEVEL));
       await withDatabase(async (pool) => {
         await runDemo({ pool, ...(o.port ? { port: Number(o.port) } : {}) });
-      });
+      }, DEMO_CONCURRENCY);
     });
 
   return program;

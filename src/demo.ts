@@ -22,6 +22,9 @@ import { DirsyncError } from './errors.js';
 import { rootLogger } from './logger.js';
 import { serve } from './serve.js';
 
+/** Runs the demo's worker executes at once (the pool is sized for it). */
+export const DEMO_CONCURRENCY = 3;
+
 const TITLES: Record<string, string> = {
   graph: 'Contoso (Entra ID, emulated)',
   google: 'Example Inc. (Google Workspace, emulated)',
@@ -83,7 +86,7 @@ function demoConfig(emulated: Emulated[]): DirsyncConfig {
   return parseConfig(
     {
       log: { level: 'warn' },
-      queue: { prefix: process.env.DIRSYNC_DEMO_QUEUE ?? 'dirsync-demo', concurrency: 3 },
+      queue: { prefix: process.env.DIRSYNC_DEMO_QUEUE ?? 'dirsync-demo', concurrency: DEMO_CONCURRENCY },
       connectors,
     },
     undefined,
