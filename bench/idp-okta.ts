@@ -12,35 +12,26 @@
  * (1,000,000 requests per minute per endpoint family) by default, so the figures measure the
  * connector and pipeline, not Okta's throttling; see "real org" in the output for that.
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { parseConnectorConfig } from '../config/load.js';
 import { oktaConnector } from '../connectors/okta/index.js';
 import type { Connector } from '../connectors/types.js';
-import { runSync } from '../src/pipeline/run.js';
-import { createTestDatabase } from '../test/helpers/db.js';
+import {
+  envFlag,
+  mb,
+  measure,
+  parseBenchArgs,
+  passFlags,
+  startEmulatorProcess,
+  syncFigures,
+  useReadyEnv,
+} from './idp-harness.js';
 
-const { values } = parseArgs({
-  options: {
-    users: { type: 'string', default: process.env.BENCH_USERS ?? '100000' },
-    groups: { type: 'string', default: process.env.BENCH_GROUPS ?? '10000' },
-    'members-per-group': { type: 'string', default: process.env.BENCH_MEMBERS ?? '100' },
-    seed: { type: 'string', default: process.env.BENCH_SEED ?? '1' },
-    concurrency: { type: 'string', default: process.env.BENCH_CONCURRENCY ?? '4' },
-    'max-concurrent': { type: 'string', default: process.env.BENCH_MAX_CONCURRENT ?? '8' },
-    latency: { type: 'string', default: process.env.BENCH_LATENCY ?? '0' },
-    'rate-limit': { type: 'string', default: process.env.BENCH_RATE_LIMIT ?? '1000000' },
-    'read-only': { type: 'boolean', default: false },
-  },
+const values = parseBenchArgs({
+  concurrency: envFlag('BENCH_CONCURRENCY', '4'),
+  'max-concurrent': envFlag('BENCH_MAX_CONCURRENT', '8'),
+  'rate-limit': envFlag('BENCH_RATE_LIMIT', '1000000'),
 });
-
-interface Ready {
-  url: string;
-  connector: Record<string, unknown>;
-  env: Record<string, string>;
-}
 
 interface EmulatorStats {
   requests: number;
@@ -49,37 +40,19 @@ interface EmulatorStats {
   byFamily: Record<string, number>;
 }
 
-async function startEmulatorProcess(): Promise<{ ready: Ready; stop: () => void }> {
-  const args = [
-    ['--users', values.users],
-    ['--groups', values.groups],
-    ['--members-per-group', values['members-per-group']],
-    ['--seed', values.seed],
-    ['--latency', values.latency],
-    ['--rate-limit', values['rate-limit']],
-  ].flat() as string[];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'connectors/okta/emulator/main.ts', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const ready = await new Promise<Ready>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`emulator exited with ${code} before it was ready`)));
-    lines.once('line', (line) => resolve(JSON.parse(line) as Ready));
-  });
-  return { ready, stop: () => child.kill('SIGTERM') };
-}
-
 const stats = async (url: string) => (await (await fetch(`${url}/__emulator/stats`)).json()) as EmulatorStats;
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 
 /** Minutes the requests of one family need at a per-minute limit, keeping the connector's 20 % reserve. */
 const minutesAt = (requests: number, perMinute: number) => Number((requests / (perMinute * 0.8)).toFixed(1));
 
 const t0 = performance.now();
-const { ready, stop } = await startEmulatorProcess();
+const { ready, stop } = await startEmulatorProcess(
+  'okta',
+  passFlags(values, ['users', 'groups', 'members-per-group', 'seed', 'latency', 'rate-limit']),
+);
 const startupMs = performance.now() - t0;
 try {
-  for (const [k, v] of Object.entries(ready.env)) process.env[k] = v;
+  useReadyEnv(ready);
   const connector = oktaConnector as unknown as Connector;
   const config = parseConnectorConfig(
     {
@@ -93,48 +66,23 @@ try {
   );
   console.log(`emulator ready in ${(startupMs / 1000).toFixed(1)} s (${ready.url})`);
   const before = await stats(ready.url);
-  const started = performance.now();
-  let summary: Record<string, unknown>;
-  if (values['read-only']) {
-    const source = await connector.open(config as never, {
-      logger: pino({ level: 'warn' }),
-      signal: new AbortController().signal,
-      progress: () => {},
-    });
-    const counts: Record<string, number> = { user: 0, group: 0, edge: 0, problem: 0 };
-    for await (const item of source.read()) counts[item.kind] = (counts[item.kind] ?? 0) + 1;
-    const s = source.stats();
-    await source.close();
-    summary = { snapshot: counts, requests: s.requests, throttled: s.throttled, pages: s.pages };
-  } else {
-    const db = await createTestDatabase('dirsync_bench');
-    try {
-      const s = await runSync({
-        pool: db.pool,
-        config,
-        connector,
-        trigger: 'test',
-        logger: pino({ level: 'warn' }),
-      });
-      summary = {
-        snapshot: s.snapshot,
-        phaseMs: s.phaseMs,
-        requests: s.requests,
-        throttled: s.throttled,
-        counts: s.counts,
-      };
-    } finally {
-      await db.drop();
-    }
-  }
-  const wallMs = performance.now() - started;
+  const m = await measure({
+    connector,
+    config,
+    logger: pino({ level: 'warn' }),
+    readOnly: values['read-only'],
+  });
+  const summary: Record<string, unknown> =
+    m.mode === 'read-only'
+      ? { snapshot: m.counts, requests: m.stats.requests, throttled: m.stats.throttled, pages: m.stats.pages }
+      : syncFigures(m.summary);
   const after = await stats(ready.url);
   const family = (f: string) => (after.byFamily[f] ?? 0) - (before.byFamily[f] ?? 0);
   console.log(
     JSON.stringify(
       {
         idp: 'okta',
-        wallSeconds: Number((wallMs / 1000).toFixed(1)),
+        wallSeconds: Number((m.wallMs / 1000).toFixed(1)),
         requestsByConnector: summary.requests,
         requestsServedByEmulator: after.requests - before.requests,
         requestsByFamily: { users: family('users'), groups: family('groups'), token: family('token') },

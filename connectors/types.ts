@@ -123,6 +123,16 @@ export interface Connector<Config extends { kind: string } = { kind: string }> {
   open(config: Config, ctx: ConnectorContext): Promise<Source>;
 }
 
+/** A problem record for the snapshot; `sample` is left out when there is none. */
+export function sourceProblem(
+  objectType: SourceProblem['objectType'],
+  externalId: string | null,
+  reason: string,
+  sample?: unknown,
+): SourceProblem {
+  return { kind: 'problem', objectType, externalId, reason, ...(sample === undefined ? {} : { sample }) };
+}
+
 export function emptyStats(): SourceStats {
   return { requests: 0, throttled: 0, pages: 0, skipped: 0 };
 }

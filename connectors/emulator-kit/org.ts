@@ -207,6 +207,19 @@ export function indexId(prefix: string, i: number): string {
   return `${prefix}${i.toString(16).padStart(8, '0')}`;
 }
 
+/** Only the org shape of an emulator's options (not its domain or nestedGroups), for `generateOrg`. */
+export function orgShape(
+  o: Pick<OrgOptions, 'users' | 'groups' | 'membersPerGroup' | 'nestingDepth' | 'seed'>,
+): OrgOptions {
+  return {
+    users: o.users,
+    groups: o.groups,
+    membersPerGroup: o.membersPerGroup,
+    nestingDepth: o.nestingDepth,
+    seed: o.seed,
+  };
+}
+
 export function generateOrg(opts: OrgOptions): Org {
   const rnd = prng(opts.seed);
   const domain = opts.domain ?? 'example.com';

@@ -5,21 +5,18 @@
  * Resources: https://developers.google.com/workspace/admin/directory/reference/rest/v1/users,
  * .../groups and .../members.
  */
-import type { SourceEdge, SourceGroup, SourceProblem, SourceUser } from '../types.js';
+import {
+  sourceProblem,
+  type SourceEdge,
+  type SourceGroup,
+  type SourceProblem,
+  type SourceUser,
+} from '../types.js';
 
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-
-function problem(
-  objectType: SourceProblem['objectType'],
-  externalId: string | null,
-  reason: string,
-  sample?: unknown,
-): SourceProblem {
-  return { kind: 'problem', objectType, externalId, reason, ...(sample !== undefined ? { sample } : {}) };
-}
 
 /** The user's primary organization entry (`organizations` is typed `any` in the API). */
 function primaryOrganization(v: unknown): Obj | null {
@@ -33,9 +30,9 @@ function primaryOrganization(v: unknown): Obj | null {
  * suspended users and for archived ones (Archived User licence: they cannot sign in either).
  */
 export function mapUser(raw: unknown): SourceUser | SourceProblem {
-  if (!isObj(raw)) return problem('user', null, 'user is not an object');
+  if (!isObj(raw)) return sourceProblem('user', null, 'user is not an object');
   const id = text(raw.id);
-  if (id === null) return problem('user', null, 'user has no id', { primaryEmail: raw.primaryEmail });
+  if (id === null) return sourceProblem('user', null, 'user has no id', { primaryEmail: raw.primaryEmail });
   const errors: string[] = [];
   const primaryEmail = text(raw.primaryEmail);
   if (primaryEmail === null) errors.push('primaryEmail is missing');
@@ -43,7 +40,8 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
     if (raw[key] !== undefined && typeof raw[key] !== 'boolean') errors.push(`${key} is not a boolean`);
   }
   if (raw.name !== undefined && !isObj(raw.name)) errors.push('name is not an object');
-  if (errors.length > 0) return problem('user', id, errors.join('; '), { primaryEmail: raw.primaryEmail });
+  if (errors.length > 0)
+    return sourceProblem('user', id, errors.join('; '), { primaryEmail: raw.primaryEmail });
 
   const name = isObj(raw.name) ? raw.name : {};
   const givenName = text(name.givenName);
@@ -82,13 +80,13 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
 
 /** A group. Google has no "empty" description: `""` and a missing one both mean none. */
 export function mapGroup(raw: unknown): SourceGroup | SourceProblem {
-  if (!isObj(raw)) return problem('group', null, 'group is not an object');
+  if (!isObj(raw)) return sourceProblem('group', null, 'group is not an object');
   const id = text(raw.id);
-  if (id === null) return problem('group', null, 'group has no id', { email: raw.email });
+  if (id === null) return sourceProblem('group', null, 'group has no id', { email: raw.email });
   const name = text(raw.name) ?? text(raw.email);
-  if (name === null) return problem('group', id, 'group has neither name nor email');
+  if (name === null) return sourceProblem('group', id, 'group has neither name nor email');
   if (raw.description !== undefined && typeof raw.description !== 'string') {
-    return problem('group', id, 'description is not a string', { email: raw.email });
+    return sourceProblem('group', id, 'description is not a string', { email: raw.email });
   }
   const attributes: Obj = {};
   if (typeof raw.email === 'string') attributes.email = raw.email;
@@ -109,19 +107,19 @@ export type MemberResult = SourceEdge | SourceProblem | { kind: 'skip'; reason: 
  * Whether a `USER` belongs to this account is decided by the reader (external accounts).
  */
 export function mapMember(groupId: string, raw: unknown): MemberResult {
-  if (!isObj(raw)) return problem('edge', groupId, `group ${groupId}: member is not an object`);
+  if (!isObj(raw)) return sourceProblem('edge', groupId, `group ${groupId}: member is not an object`);
   const type = raw.type;
   if (type === 'CUSTOMER') return { kind: 'skip', reason: 'CUSTOMER member' };
   if (type !== 'USER' && type !== 'GROUP') {
     if (typeof type === 'string') return { kind: 'skip', reason: `member type ${type}` };
-    return problem('edge', groupId, `group ${groupId}: member has no type`, { email: raw.email });
+    return sourceProblem('edge', groupId, `group ${groupId}: member has no type`, { email: raw.email });
   }
   const id = text(raw.id);
   if (id === null) {
     // External addresses without a Google account have no id: they cannot be a directory user.
     if (type === 'USER' && typeof raw.email === 'string')
       return { kind: 'skip', reason: 'external member without id' };
-    return problem('edge', groupId, `group ${groupId}: ${type} member has no id`, { email: raw.email });
+    return sourceProblem('edge', groupId, `group ${groupId}: ${type} member has no id`, { email: raw.email });
   }
   return { kind: 'edge', groupId, memberType: type === 'USER' ? 'user' : 'group', memberId: id };
 }

@@ -2,7 +2,7 @@
  * Maps Graph objects to directory records. Hand-written checks: this runs once per user, group and
  * member, a million times in a large tenant.
  */
-import type { SnapshotItem, SourceEdge, SourceProblem } from '../types.js';
+import { sourceProblem, type SnapshotItem, type SourceEdge, type SourceProblem } from '../types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -67,15 +67,6 @@ export const SKIPPED_MEMBER_TYPES = new Set([
   '#microsoft.graph.agentIdentity',
 ]);
 
-function problem(
-  objectType: SourceProblem['objectType'],
-  externalId: string | null,
-  reason: string,
-  sample?: unknown,
-): SourceProblem {
-  return { kind: 'problem', objectType, externalId, reason, ...(sample === undefined ? {} : { sample }) };
-}
-
 const idOf = (o: Obj): string | null => (typeof o.id === 'string' && o.id !== '' ? o.id : null);
 
 function text(o: Obj, key: string, errors: string[]): string | null {
@@ -100,7 +91,7 @@ function attributes(o: Obj, keys: readonly string[]): Record<string, unknown> {
 export function mapUser(raw: Obj): SnapshotItem {
   const id = idOf(raw);
   if (id === null)
-    return problem('user', null, 'user has no id', { userPrincipalName: raw.userPrincipalName });
+    return sourceProblem('user', null, 'user has no id', { userPrincipalName: raw.userPrincipalName });
   const errors: string[] = [];
   const upn = text(raw, 'userPrincipalName', errors);
   if (upn === null || upn === '') errors.push('userPrincipalName is missing');
@@ -118,18 +109,19 @@ export function mapUser(raw: Obj): SnapshotItem {
     attributes: attributes(raw, USER_ATTRIBUTES),
   };
   if (errors.length > 0)
-    return problem('user', id, errors.join('; '), { userPrincipalName: raw.userPrincipalName });
+    return sourceProblem('user', id, errors.join('; '), { userPrincipalName: raw.userPrincipalName });
   return user;
 }
 
 export function mapGroup(raw: Obj): SnapshotItem {
   const id = idOf(raw);
-  if (id === null) return problem('group', null, 'group has no id', { displayName: raw.displayName });
+  if (id === null) return sourceProblem('group', null, 'group has no id', { displayName: raw.displayName });
   const errors: string[] = [];
   const name = text(raw, 'displayName', errors);
   if (name === null || name === '') errors.push('displayName is missing');
   const description = text(raw, 'description', errors);
-  if (errors.length > 0) return problem('group', id, errors.join('; '), { displayName: raw.displayName });
+  if (errors.length > 0)
+    return sourceProblem('group', id, errors.join('; '), { displayName: raw.displayName });
   return {
     kind: 'group',
     externalId: id,
@@ -148,7 +140,7 @@ export function mapMember(groupId: string, raw: Obj): SourceEdge | SourceProblem
   const id = idOf(raw);
   if (type === '#microsoft.graph.user' || type === '#microsoft.graph.group') {
     if (id === null)
-      return problem('edge', groupId, `a ${type.slice(17)} member of group ${groupId} has no id`);
+      return sourceProblem('edge', groupId, `a ${type.slice(17)} member of group ${groupId} has no id`);
     return {
       kind: 'edge',
       groupId,
@@ -158,5 +150,5 @@ export function mapMember(groupId: string, raw: Obj): SourceEdge | SourceProblem
   }
   if (typeof type === 'string' && (SKIPPED_MEMBER_TYPES.has(type) || type.startsWith('#microsoft.graph.')))
     return null;
-  return problem('edge', groupId, `member of group ${groupId} has no usable @odata.type`, { id, type });
+  return sourceProblem('edge', groupId, `member of group ${groupId} has no usable @odata.type`, { id, type });
 }

@@ -4,23 +4,18 @@
  *
  * UserRepresentation / GroupRepresentation: https://www.keycloak.org/docs-api/latest/rest-api/#UserRepresentation
  */
-import type { SourceEdge, SourceGroup, SourceProblem, SourceUser } from '../types.js';
+import {
+  sourceProblem,
+  type SourceEdge,
+  type SourceGroup,
+  type SourceProblem,
+  type SourceUser,
+} from '../types.js';
 
 export type Obj = Record<string, unknown>;
 
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-
-function problem(
-  objectType: SourceProblem['objectType'],
-  externalId: string | null,
-  reason: string,
-  sample?: unknown,
-): SourceProblem {
-  return sample === undefined
-    ? { kind: 'problem', objectType, externalId, reason }
-    : { kind: 'problem', objectType, externalId, reason, sample };
-}
 
 function optText(o: Obj, key: string, errors: string[]): string | null {
   const v = o[key];
@@ -64,8 +59,8 @@ export function isServiceAccount(raw: unknown): boolean {
 
 /** A user from `/users` or from a full (non-brief) member list. */
 export function mapUser(raw: unknown): SourceUser | SourceProblem {
-  if (!isObj(raw)) return problem('user', null, 'user record is not an object');
-  if (!nonEmpty(raw.id)) return problem('user', null, 'user has no id', { username: raw.username });
+  if (!isObj(raw)) return sourceProblem('user', null, 'user record is not an object');
+  if (!nonEmpty(raw.id)) return sourceProblem('user', null, 'user has no id', { username: raw.username });
   const id = raw.id;
   const errors: string[] = [];
   if (!nonEmpty(raw.username)) errors.push('username is missing');
@@ -75,7 +70,7 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
   const email = optText(raw, 'email', errors);
   const attributes = flattenAttributes(raw.attributes, errors);
   if (errors.length > 0)
-    return problem('user', id, errors.join('; '), { username: raw.username, enabled: raw.enabled });
+    return sourceProblem('user', id, errors.join('; '), { username: raw.username, enabled: raw.enabled });
   if (typeof raw.emailVerified === 'boolean') attributes.emailVerified = raw.emailVerified;
   if (typeof raw.createdTimestamp === 'number')
     attributes.createdAt = new Date(raw.createdTimestamp).toISOString();
@@ -98,13 +93,13 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
 
 /** A group from `/groups`, a search, `/groups/{id}` or `/children`. */
 export function mapGroup(raw: unknown): SourceGroup | SourceProblem {
-  if (!isObj(raw)) return problem('group', null, 'group record is not an object');
-  if (!nonEmpty(raw.id)) return problem('group', null, 'group has no id', { name: raw.name });
+  if (!isObj(raw)) return sourceProblem('group', null, 'group record is not an object');
+  if (!nonEmpty(raw.id)) return sourceProblem('group', null, 'group has no id', { name: raw.name });
   const errors: string[] = [];
   if (!nonEmpty(raw.name)) errors.push('name is missing');
   const description = optText(raw, 'description', errors);
   const attributes = flattenAttributes(raw.attributes, errors);
-  if (errors.length > 0) return problem('group', raw.id, errors.join('; '), { name: raw.name });
+  if (errors.length > 0) return sourceProblem('group', raw.id, errors.join('; '), { name: raw.name });
   // The path (`/parent/child`) is what Keycloak shows and what token mappers emit.
   if (typeof raw.path === 'string') attributes.path = raw.path;
   return { kind: 'group', externalId: raw.id, name: raw.name as string, description, attributes };
@@ -113,7 +108,7 @@ export function mapGroup(raw: unknown): SourceGroup | SourceProblem {
 /** A direct user member of `groupId`; only the id matters (the user itself comes from `/users`). */
 export function mapMember(groupId: string, raw: unknown): SourceEdge | SourceProblem {
   if (!isObj(raw) || !nonEmpty(raw.id)) {
-    return problem(
+    return sourceProblem(
       'edge',
       groupId,
       `group ${groupId}: a member has no id`,

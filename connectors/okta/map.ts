@@ -3,7 +3,14 @@
  * what a directory needs. Hand-written checks: this runs once per record, over a million times for
  * the member lists of a large org.
  */
-import type { SnapshotItem, SourceEdge, SourceGroup, SourceProblem, SourceUser } from '../types.js';
+import {
+  sourceProblem,
+  type SnapshotItem,
+  type SourceEdge,
+  type SourceGroup,
+  type SourceProblem,
+  type SourceUser,
+} from '../types.js';
 import { INACTIVE_STATUSES } from './config.js';
 
 type Obj = Record<string, unknown>;
@@ -25,25 +32,16 @@ const USER_ATTRIBUTES = [
   'timezone',
 ] as const;
 
-function problem(
-  objectType: SourceProblem['objectType'],
-  externalId: string | null,
-  reason: string,
-  sample?: unknown,
-): SourceProblem {
-  return { kind: 'problem', objectType, externalId, reason, ...(sample === undefined ? {} : { sample }) };
-}
-
 /** What mapUser returns: the record plus the status, for the status filter. */
 export type MappedUser = { item: SourceUser; status: string } | { item: SourceProblem; status: null };
 
 export function mapUser(raw: unknown): MappedUser {
-  if (!isObj(raw)) return { item: problem('user', null, 'user record is not an object'), status: null };
+  if (!isObj(raw)) return { item: sourceProblem('user', null, 'user record is not an object'), status: null };
   const id = text(raw.id);
   if (id === null)
-    return { item: problem('user', null, 'user has no id', { status: raw.status }), status: null };
+    return { item: sourceProblem('user', null, 'user has no id', { status: raw.status }), status: null };
   const profile = raw.profile;
-  if (!isObj(profile)) return { item: problem('user', id, 'user has no profile object'), status: null };
+  if (!isObj(profile)) return { item: sourceProblem('user', id, 'user has no profile object'), status: null };
   const login = text(profile.login);
   const status = text(raw.status);
   const errors: string[] = [];
@@ -55,7 +53,7 @@ export function mapUser(raw: unknown): MappedUser {
     }
   }
   if (errors.length > 0)
-    return { item: problem('user', id, errors.join('; '), { status: raw.status }), status: null };
+    return { item: sourceProblem('user', id, errors.join('; '), { status: raw.status }), status: null };
   const firstName = text(profile.firstName);
   const lastName = text(profile.lastName);
   const attributes: Obj = { status };
@@ -84,14 +82,14 @@ export function mapUser(raw: unknown): MappedUser {
 export type MappedGroup = { item: SourceGroup; type: string } | { item: SourceProblem; type: null };
 
 export function mapGroup(raw: unknown): MappedGroup {
-  if (!isObj(raw)) return { item: problem('group', null, 'group record is not an object'), type: null };
+  if (!isObj(raw)) return { item: sourceProblem('group', null, 'group record is not an object'), type: null };
   const id = text(raw.id);
-  if (id === null) return { item: problem('group', null, 'group has no id'), type: null };
+  if (id === null) return { item: sourceProblem('group', null, 'group has no id'), type: null };
   const profile = raw.profile;
   const type = text(raw.type);
   if (!isObj(profile) || text(profile.name) === null || type === null) {
     return {
-      item: problem('group', id, 'group needs a type and a profile with a name', { type: raw.type }),
+      item: sourceProblem('group', id, 'group needs a type and a profile with a name', { type: raw.type }),
       type: null,
     };
   }
@@ -121,7 +119,7 @@ export function mapMember(
   raw: unknown,
 ): { item: SourceEdge; status: string | null } | { item: SourceProblem } {
   const id = isObj(raw) ? text(raw.id) : null;
-  if (id === null) return { item: problem('edge', groupId, `group ${groupId}: a member has no id`) };
+  if (id === null) return { item: sourceProblem('edge', groupId, `group ${groupId}: a member has no id`) };
   return {
     item: { kind: 'edge', groupId, memberType: 'user', memberId: id },
     status: isObj(raw) ? text(raw.status) : null,

@@ -3,7 +3,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createPool, databaseUrl } from '../../src/store/db.js';
+import { afterAll, beforeAll } from 'vitest';
+import { CONNECTIONS_PER_RUN, createPool, databaseUrl } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
 
 export interface TestDatabase {
@@ -27,7 +28,8 @@ export async function createTestDatabase(prefix = 'dirsync_t'): Promise<TestData
   const u = new URL(databaseUrl());
   u.pathname = `/${name}`;
   const url = u.toString();
-  const pool = createPool(url, 8);
+  // Room for two concurrent runs (a test worker with concurrency 2) plus the test's own queries.
+  const pool = createPool(url, 2 * CONNECTIONS_PER_RUN + 4);
   await migrate(pool);
   return {
     url,
@@ -39,5 +41,23 @@ export async function createTestDatabase(prefix = 'dirsync_t'): Promise<TestData
       await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await a.end();
     },
+  };
+}
+
+/**
+ * A fresh database for the calling test file: created before its tests (`beforeAll`), dropped after
+ * them (`afterAll`). Call it at the top of the file; the getter works inside tests and hooks.
+ */
+export function useTestDatabase(prefix?: string): () => TestDatabase {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase(prefix);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  return () => {
+    if (!db) throw new Error('the test database exists only inside tests and hooks');
+    return db;
   };
 }

@@ -6,24 +6,18 @@
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSyncMetrics } from '../../jobs/metrics.js';
 import { closeSyncQueue, openSyncQueue, type SyncQueue } from '../../jobs/queue.js';
 import { scheduleOffset } from '../../jobs/schedule.js';
 import { triggerSync } from '../../jobs/trigger.js';
 import { startWorker, type StartWorkerOptions, type SyncWorker } from '../../jobs/worker.js';
 import { silentLogger } from '../../src/logger.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { directory, tempDir, users } from '../helpers/snapshot.js';
 import { dropPrefix, randomPrefix, REDIS_URL, waitFor, workerConfig } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 let prefix: string;
 let queue: SyncQueue;
@@ -41,7 +35,7 @@ afterEach(async () => {
 async function start(entries: Record<string, unknown>[], o: Partial<StartWorkerOptions> = {}) {
   const w = await startWorker({
     config: workerConfig(prefix, entries),
-    pool: db.pool,
+    pool: db().pool,
     redisUrl: REDIS_URL,
     logger: silentLogger,
     handleSignals: false,
@@ -67,7 +61,7 @@ describe('worker lifecycle', () => {
     }, 20);
     try {
       await waitFor('the run to be fetching', async () => {
-        const { rows } = await db.pool.query(
+        const { rows } = await db().pool.query(
           "SELECT 1 FROM dirsync.runs WHERE connector = 'feed' AND status = 'running' AND phase = 'fetch'",
         );
         return rows.length > 0;
@@ -77,14 +71,14 @@ describe('worker lifecycle', () => {
       clearInterval(timer);
       feed.end();
     }
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       "SELECT status, error_code, job_id FROM dirsync.runs WHERE connector = 'feed'",
     );
     expect(rows).toEqual([{ status: 'failed', error_code: 'DIRSYNC_E_RUN_CANCELLED', job_id: t.jobId }]);
     const job = await queue.getJob(t.jobId);
     expect(await job?.getState()).toBe('delayed');
     expect(job?.attemptsMade).toBe(0);
-    expect((await directory(db.pool, 'feed')).users).toEqual([]);
+    expect((await directory(db().pool, 'feed')).users).toEqual([]);
 
     // Another worker picks the job up and converges.
     rmSync(path);
@@ -96,7 +90,7 @@ describe('worker lifecycle', () => {
     );
     await start([entry]);
     await waitFor('the handed-back job to complete', async () => (await queue.getJob(t.jobId))?.finishedOn);
-    expect((await directory(db.pool, 'feed')).users).toHaveLength(3);
+    expect((await directory(db().pool, 'feed')).users).toHaveLength(3);
   });
 
   it('runs cron schedules, delaying each run by the connector jitter', async () => {
@@ -106,7 +100,7 @@ describe('worker lifecycle', () => {
     expect(scheduleOffset('ticker', 900)).toBeGreaterThan(0);
     await start([{ name: 'ticker', kind: 'file', path, schedule: { cron: '* * * * * *', jitter: '900ms' } }]);
     await waitFor('a scheduled run to succeed', async () => {
-      const { rows } = await db.pool.query(
+      const { rows } = await db().pool.query(
         "SELECT job_id FROM dirsync.runs WHERE connector = 'ticker' AND trigger = 'schedule' AND status = 'succeeded'",
       );
       return rows[0]?.job_id as string | undefined;

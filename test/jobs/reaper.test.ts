@@ -1,19 +1,13 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reapAbandonedRuns } from '../../jobs/reaper.js';
 import { RUN_LOCK, lockKeySql } from '../../src/pipeline/apply.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 async function runningRow(connector: string, jobId: string | null = null): Promise<number> {
-  const { rows } = await db.pool.query<{ id: string }>(
+  const { rows } = await db().pool.query<{ id: string }>(
     `INSERT INTO dirsync.runs (connector, kind, trigger, status, phase, job_id) VALUES ($1, 'file', 'schedule', 'running', 'apply', $2) RETURNING id`,
     [connector, jobId],
   );
@@ -21,7 +15,7 @@ async function runningRow(connector: string, jobId: string | null = null): Promi
 }
 
 async function row(id: number) {
-  const { rows } = await db.pool.query(
+  const { rows } = await db().pool.query(
     'SELECT status, error_code, error_message, finished_at FROM dirsync.runs WHERE id = $1',
     [id],
   );
@@ -33,13 +27,13 @@ describe('reapAbandonedRuns', () => {
     const dead = await runningRow('dead', 'job-1');
     const alive = await runningRow('alive', 'job-2');
     const other = await runningRow('other');
-    const holder = new pg.Client({ connectionString: db.url });
+    const holder = new pg.Client({ connectionString: db().url });
     await holder.connect();
     try {
       await holder.query(`SELECT pg_advisory_lock(${RUN_LOCK}, ${lockKeySql})`, ['alive']);
 
       // Scoped to one connector: only that one is looked at.
-      expect(await reapAbandonedRuns(db.pool, { connector: 'dead' })).toEqual([
+      expect(await reapAbandonedRuns(db().pool, { connector: 'dead' })).toEqual([
         { id: dead, connector: 'dead', jobId: 'job-1' },
       ]);
       const r = await row(dead);
@@ -49,13 +43,13 @@ describe('reapAbandonedRuns', () => {
       expect(r.finished_at).not.toBeNull();
       expect((await row(other)).status).toBe('running');
 
-      expect((await reapAbandonedRuns(db.pool)).map((x) => x.id)).toEqual([other]);
+      expect((await reapAbandonedRuns(db().pool)).map((x) => x.id)).toEqual([other]);
       expect((await row(alive)).status).toBe('running');
     } finally {
       await holder.end();
     }
     // The holder's session is gone, so its lock is too.
-    expect((await reapAbandonedRuns(db.pool)).map((x) => x.id)).toEqual([alive]);
-    expect(await reapAbandonedRuns(db.pool)).toEqual([]);
+    expect((await reapAbandonedRuns(db().pool)).map((x) => x.id)).toEqual([alive]);
+    expect(await reapAbandonedRuns(db().pool)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { MinimalJob } from 'bullmq';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSyncMetrics } from '../../jobs/metrics.js';
 import { BACKOFF_TYPE, type RetryPolicy } from '../../jobs/payloads.js';
 import { closeSyncQueue, openSyncQueue, type SyncQueue } from '../../jobs/queue.js';
@@ -13,19 +13,13 @@ import { triggerSync } from '../../jobs/trigger.js';
 import { startWorker, type SyncWorker } from '../../jobs/worker.js';
 import { DirsyncError, toDirsyncError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { directory, fileSource, users } from '../helpers/snapshot.js';
 import { dropPrefix, randomPrefix, REDIS_URL, waitFor, workerConfig } from './helpers.js';
 
 const retry: RetryPolicy = { attempts: 3, baseMs: 50, maxMs: 200 };
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 let prefix: string;
 let queue: SyncQueue;
@@ -39,11 +33,11 @@ afterEach(async () => {
   worker = undefined;
   await closeSyncQueue(queue);
   await dropPrefix(prefix);
-  await db.pool.query('DROP TRIGGER IF EXISTS flaky ON dirsync.group_members');
+  await db().pool.query('DROP TRIGGER IF EXISTS flaky ON dirsync.group_members');
 });
 
 async function runsOf(connector: string) {
-  const { rows } = await db.pool.query(
+  const { rows } = await db().pool.query(
     'SELECT status, attempt, job_id, error_code FROM dirsync.runs WHERE connector = $1 ORDER BY id',
     [connector],
   );
@@ -53,7 +47,7 @@ async function runsOf(connector: string) {
 async function start(entry: Record<string, unknown>) {
   worker = await startWorker({
     config: workerConfig(prefix, [entry]),
-    pool: db.pool,
+    pool: db().pool,
     redisUrl: REDIS_URL,
     logger: silentLogger,
     handleSignals: false,
@@ -64,10 +58,10 @@ async function start(entry: Record<string, unknown>) {
 
 /** Makes applying memberships fail with a database error the first `times` times (or always). */
 async function flakyApply(times: number | 'always') {
-  await db.pool.query('CREATE SEQUENCE IF NOT EXISTS public.flaky_seq');
-  await db.pool.query("SELECT setval('public.flaky_seq', 1, false)");
+  await db().pool.query('CREATE SEQUENCE IF NOT EXISTS public.flaky_seq');
+  await db().pool.query("SELECT setval('public.flaky_seq', 1, false)");
   // nextval is not rolled back with the failed apply, so it counts attempts.
-  await db.pool.query(`
+  await db().pool.query(`
     CREATE OR REPLACE FUNCTION public.flaky() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF ${times === 'always' ? 'true' : `nextval('public.flaky_seq') <= ${times}`} THEN
@@ -75,7 +69,7 @@ async function flakyApply(times: number | 'always') {
       END IF;
       RETURN NULL;
     END $$`);
-  await db.pool.query(
+  await db().pool.query(
     'CREATE TRIGGER flaky BEFORE INSERT ON dirsync.group_members FOR EACH STATEMENT EXECUTE FUNCTION public.flaky()',
   );
 }
@@ -96,7 +90,7 @@ describe('retries', () => {
       { status: 'failed', attempt: 1, job_id: t.jobId, error_code: 'DIRSYNC_E_APPLY_FAILED' },
       { status: 'succeeded', attempt: 2, job_id: t.jobId, error_code: null },
     ]);
-    expect((await directory(db.pool, 'transient')).memberships).toEqual(['g>u0', 'g>u1']);
+    expect((await directory(db().pool, 'transient')).memberships).toEqual(['g>u0', 'g>u1']);
   });
 
   it('gives up after the configured attempts, applying nothing', async () => {
@@ -116,7 +110,12 @@ describe('retries', () => {
       ['failed', 2, 'DIRSYNC_E_APPLY_FAILED'],
       ['failed', 3, 'DIRSYNC_E_APPLY_FAILED'],
     ]);
-    expect(await directory(db.pool, 'down')).toEqual({ users: [], groups: [], memberships: [], nesting: [] });
+    expect(await directory(db().pool, 'down')).toEqual({
+      users: [],
+      groups: [],
+      memberships: [],
+      nesting: [],
+    });
   });
 
   it('fails a non-retryable error at once with its code', async () => {
@@ -155,7 +154,7 @@ describe('syncBackoff', () => {
 
 describe('isTransientDatabaseError', () => {
   it('recognises a terminated server connection, but not a constraint violation', async () => {
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: db().url });
     client.on('error', () => {});
     await client.connect();
     const terminated = await client
@@ -164,8 +163,8 @@ describe('isTransientDatabaseError', () => {
     await client.end().catch(() => {});
     expect(isTransientDatabaseError(toDirsyncError(terminated))).toBe(true);
 
-    const violation = await db.pool
-      .query(
+    const violation = await db()
+      .pool.query(
         "INSERT INTO dirsync.runs (connector, kind, trigger, status) VALUES ('x', 'file', 'cli', 'bogus')",
       )
       .catch((e: unknown) => e);

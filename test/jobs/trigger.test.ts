@@ -3,7 +3,7 @@
  * resync flag, the advisory lock backing up the dedup, progress events and metrics.
  */
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { subscribeSyncEvents } from '../../jobs/events.js';
 import { createSyncMetrics } from '../../jobs/metrics.js';
 import type { SyncJobProgress, SyncJobResult } from '../../jobs/payloads.js';
@@ -12,17 +12,11 @@ import { triggerSync } from '../../jobs/trigger.js';
 import { startWorker, type SyncWorker } from '../../jobs/worker.js';
 import { RUN_LOCK, lockKeySql } from '../../src/pipeline/apply.js';
 import { silentLogger } from '../../src/logger.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { directory, fileSource, users } from '../helpers/snapshot.js';
 import { dropPrefix, randomPrefix, REDIS_URL, waitFor, workerConfig } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 let prefix: string;
 let queue: SyncQueue;
@@ -39,7 +33,7 @@ afterEach(async () => {
 });
 
 async function runsOf(connector: string) {
-  const { rows } = await db.pool.query(
+  const { rows } = await db().pool.query(
     'SELECT id, status, trigger, job_id, attempt, worker, full_resync, error_code FROM dirsync.runs WHERE connector = $1 ORDER BY id',
     [connector],
   );
@@ -63,7 +57,7 @@ describe('sync now', () => {
 
     worker = await startWorker({
       config: workerConfig(prefix, [entry]),
-      pool: db.pool,
+      pool: db().pool,
       redisUrl: REDIS_URL,
       logger: silentLogger,
       handleSignals: false,
@@ -82,7 +76,7 @@ describe('sync now', () => {
       attempt: 1,
       worker: worker.id,
     });
-    expect((await directory(db.pool, 'burst')).users).toHaveLength(5);
+    expect((await directory(db().pool, 'burst')).users).toHaveLength(5);
 
     // Once finished, the next trigger queues a new run, with the full-resync flag passed through.
     const again = await triggerSync(queue, 'burst', { fullResync: true, requestedBy: 'alice' });
@@ -98,14 +92,14 @@ describe('sync now', () => {
   it('waits (delayed, not failed) while another process holds the connector, joining new triggers', async () => {
     const { entry } = manualConnector('busy');
     // Another "worker" (or the CLI) running this connector: hold the pipeline's single-flight lock.
-    const holder = new pg.Client({ connectionString: db.url });
+    const holder = new pg.Client({ connectionString: db().url });
     await holder.connect();
     let jobId = '';
     try {
       await holder.query(`SELECT pg_advisory_lock(${RUN_LOCK}, ${lockKeySql})`, ['busy']);
       worker = await startWorker({
         config: workerConfig(prefix, [entry]),
-        pool: db.pool,
+        pool: db().pool,
         redisUrl: REDIS_URL,
         logger: silentLogger,
         handleSignals: false,
@@ -150,7 +144,7 @@ describe('sync now', () => {
     try {
       worker = await startWorker({
         config: workerConfig(prefix, [entry]),
-        pool: db.pool,
+        pool: db().pool,
         redisUrl: REDIS_URL,
         logger: silentLogger,
         handleSignals: false,

@@ -4,11 +4,11 @@
  * SIGKILL mid-apply leaves the directory unchanged and another worker converges; SIGTERM finishes
  * the running run and exits cleanly; an unreachable Redis is one clear error.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { closeSyncQueue, openSyncQueue, type SyncQueue } from '../../jobs/queue.js';
 import { triggerSync } from '../../jobs/trigger.js';
 import { STAGE_SCHEMA } from '../../src/pipeline/stage.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { directory, fileSource, sync, users, type Snap } from '../helpers/snapshot.js';
 import {
   dropPrefix,
@@ -21,13 +21,7 @@ import {
   type WorkerProcess,
 } from './helpers.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 const procs: WorkerProcess[] = [];
 const prefixes: string[] = [];
@@ -36,7 +30,7 @@ afterEach(async () => {
   for (const p of procs.splice(0)) await stopProcess(p);
   for (const q of queues.splice(0)) await closeSyncQueue(q);
   for (const p of prefixes.splice(0)) await dropPrefix(p);
-  await db.pool.query('DROP TRIGGER IF EXISTS slow ON dirsync.group_members');
+  await db().pool.query('DROP TRIGGER IF EXISTS slow ON dirsync.group_members');
 });
 
 function setup() {
@@ -49,7 +43,7 @@ function setup() {
 
 function worker(config: string, env: Record<string, string> = {}): WorkerProcess {
   const w = spawnWorker({
-    DATABASE_URL: db.url,
+    DATABASE_URL: db().url,
     DIRSYNC_CONFIG: config,
     DIRSYNC_WORKER_LOCK_MS: '1500',
     DIRSYNC_WORKER_STALLED_MS: '500',
@@ -61,7 +55,7 @@ function worker(config: string, env: Record<string, string> = {}): WorkerProcess
 }
 
 async function runsOf(connector: string) {
-  const { rows } = await db.pool.query<{
+  const { rows } = await db().pool.query<{
     id: string;
     status: string;
     worker: string | null;
@@ -79,10 +73,10 @@ async function runsOf(connector: string) {
 
 /** A statement trigger that makes the apply phase's membership insert sleep. */
 async function slowApply(seconds: number) {
-  await db.pool.query(`
+  await db().pool.query(`
     CREATE OR REPLACE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN PERFORM pg_sleep(${seconds}); RETURN NULL; END $$`);
-  await db.pool.query(
+  await db().pool.query(
     'CREATE TRIGGER slow BEFORE INSERT ON dirsync.group_members FOR EACH STATEMENT EXECUTE FUNCTION public.slow()',
   );
 }
@@ -90,7 +84,7 @@ async function slowApply(seconds: number) {
 /** Resolves once a run of `connector` is in its apply phase and its transaction sits in pg_sleep. */
 async function waitForSleepingApply(connector: string) {
   await waitFor('a run sleeping inside apply', async () => {
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       `SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep')::int AS sleeping,
               (SELECT count(*) FROM dirsync.runs WHERE connector = $1 AND status = 'running' AND phase = 'apply')::int AS applying`,
       [connector],
@@ -116,7 +110,7 @@ describe('worker processes', () => {
     // The pipeline creates its staging schema on first use with CREATE SCHEMA IF NOT EXISTS, which
     // races when two processes run their very first syncs at once (reported to the pipeline owner;
     // the fix is to create it in a migration). Create it up front, as such a migration would.
-    await db.pool.query(`CREATE SCHEMA IF NOT EXISTS ${STAGE_SCHEMA}`);
+    await db().pool.query(`CREATE SCHEMA IF NOT EXISTS ${STAGE_SCHEMA}`);
     const names = ['alpha', 'beta', 'gamma'];
     const entries = names.map((name) => {
       const src = fileSource({}, name);
@@ -130,7 +124,7 @@ describe('worker processes', () => {
     // Scheduled runs every second plus "sync now" bursts from the side, for contention.
     const distinctWorkers = async () =>
       (
-        await db.pool.query<{ n: number }>(
+        await db().pool.query<{ n: number }>(
           "SELECT count(DISTINCT worker)::int AS n FROM dirsync.runs WHERE status = 'succeeded'",
         )
       ).rows[0]?.n ?? 0;
@@ -169,8 +163,8 @@ describe('worker processes', () => {
     const { prefix, queue } = setup();
     const src = fileSource({}, 'crash');
     src.write(org(10, 5));
-    await sync(db.pool, src.config);
-    const before = await directory(db.pool, 'crash');
+    await sync(db().pool, src.config);
+    const before = await directory(db().pool, 'crash');
     expect(before.memberships).toHaveLength(5);
 
     src.write(org(15, 10, true));
@@ -184,10 +178,10 @@ describe('worker processes', () => {
     a.child.kill('SIGKILL');
     await a.exited;
 
-    expect(await directory(db.pool, 'crash')).toEqual(before);
+    expect(await directory(db().pool, 'crash')).toEqual(before);
     // Waits for the killed worker's transaction to end (its backend notices the lost client).
-    await db.pool.query('DROP TRIGGER slow ON dirsync.group_members');
-    expect(await directory(db.pool, 'crash')).toEqual(before);
+    await db().pool.query('DROP TRIGGER slow ON dirsync.group_members');
+    expect(await directory(db().pool, 'crash')).toEqual(before);
 
     const b = worker(config);
     await waitFor(
@@ -195,7 +189,7 @@ describe('worker processes', () => {
       async () => (await queue.getJob(t.jobId))?.finishedOn,
     );
     expect(await (await queue.getJob(t.jobId))?.getState()).toBe('completed');
-    const after = await directory(db.pool, 'crash');
+    const after = await directory(db().pool, 'crash');
     expect(after.users).toHaveLength(15);
     expect(after.memberships).toHaveLength(11);
     expect(after.groups).toEqual(['g2:new', 'g:staff']);
@@ -216,7 +210,7 @@ describe('worker processes', () => {
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
     expect(await (await queue.getJob(t2.jobId))?.getState()).toBe('completed');
-    expect((await directory(db.pool, 'crash')).memberships).toHaveLength(13);
+    expect((await directory(db().pool, 'crash')).memberships).toHaveLength(13);
     expect((await runsOf('crash')).at(-1)?.status).toBe('succeeded');
   });
 });

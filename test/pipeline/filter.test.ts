@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { directory, fileSource, sync, users } from '../helpers/snapshot.js';
 import { globToRegex } from '../../src/pipeline/filter.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 let n = 0;
 let name: string;
 beforeEach(() => {
@@ -35,8 +29,8 @@ describe('group filters', () => {
   it('include by name syncs the group, its subgroups at every depth, and only their members', async () => {
     const src = fileSource({ filters: { groups: { include: ['engineering'] } } }, name);
     src.write(org);
-    await sync(db.pool, src.config);
-    const state = await directory(db.pool, name);
+    await sync(db().pool, src.config);
+    const state = await directory(db().pool, name);
     expect(state.groups.map((g) => g.split(':')[0])).toEqual(['eng', 'oncall', 'sre', 'web']);
     expect(state.users.map((u) => u.split(':')[0])).toEqual(['u0', 'u1', 'u2', 'u3']);
     expect(state.nesting).toEqual(['eng>sre', 'eng>web', 'sre>oncall']);
@@ -48,8 +42,8 @@ describe('group filters', () => {
       name,
     );
     src.write(org);
-    await sync(db.pool, src.config);
-    const state = await directory(db.pool, name);
+    await sync(db().pool, src.config);
+    const state = await directory(db().pool, name);
     expect(state.groups.map((g) => g.split(':')[0])).toEqual(['sales', 'web']);
     expect(state.users.map((u) => u.split(':')[0])).toEqual(['u3', 'u4', 'x']);
   });
@@ -60,11 +54,11 @@ describe('group filters', () => {
       name,
     );
     src.write(org);
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({ ...org, groups: org.groups.map((g) => (g.id === 'sales' ? { ...g, members: ['u4'] } : g)) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.users.deactivate).toBe(1);
-    expect((await directory(db.pool, name)).users).toEqual(['u4:user4:true', 'x:contractor:false']);
+    expect((await directory(db().pool, name)).users).toEqual(['u4:user4:true', 'x:contractor:false']);
   });
 });
 
@@ -72,9 +66,9 @@ describe('user filters', () => {
   it('activeOnly and attribute predicates', async () => {
     const src = fileSource({ filters: { users: { activeOnly: true } } }, name);
     src.write(org);
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.snapshot.filtered_users).toBe(1);
-    expect((await directory(db.pool, name)).users).not.toContain('x:contractor:false');
+    expect((await directory(db().pool, name)).users).not.toContain('x:contractor:false');
     // The group edge to the filtered user is dropped silently (not reported as unknown).
     expect(s.snapshot.problems).toBe(0);
 
@@ -92,16 +86,16 @@ describe('user filters', () => {
       `${name}-attr`,
     );
     byAttr.write(org);
-    await sync(db.pool, byAttr.config);
-    expect((await directory(db.pool, `${name}-attr`)).users).toEqual(['x:contractor:false']);
+    await sync(db().pool, byAttr.config);
+    expect((await directory(db().pool, `${name}-attr`)).users).toEqual(['x:contractor:false']);
 
     const negated = fileSource(
       { filters: { users: { where: [{ field: 'attributes.department', exists: true, not: true }] } } },
       `${name}-neg`,
     );
     negated.write(org);
-    await sync(db.pool, negated.config);
-    expect((await directory(db.pool, `${name}-neg`)).users).toHaveLength(6);
+    await sync(db().pool, negated.config);
+    expect((await directory(db().pool, `${name}-neg`)).users).toHaveLength(6);
   });
 });
 

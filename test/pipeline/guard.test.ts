@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { approveRun, rejectRun } from '../../src/pipeline/approve.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useTestDatabase } from '../helpers/db.js';
 import { directory, fileSource, runRow, sync, users } from '../helpers/snapshot.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 let n = 0;
 let name: string;
 beforeEach(() => {
@@ -19,7 +13,7 @@ beforeEach(() => {
 const everyone = (count: number) => [{ id: 'all', name: 'all', members: users(count).map((u) => u.id) }];
 
 async function stageTableCount(runId: number): Promise<number> {
-  const { rows } = await db.pool.query(
+  const { rows } = await db().pool.query(
     `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'dirsync_stage' AND tablename LIKE $1`,
     [`r${runId}\\_%`],
   );
@@ -30,21 +24,21 @@ describe('deletion guard', () => {
   it('holds a run that removes more users than the percentage limit, and applies nothing', async () => {
     const src = fileSource({ guard: { users: { maxPercent: 10 }, minRemovals: 5 } }, name);
     src.write({ users: users(100), groups: everyone(100) });
-    await sync(db.pool, src.config);
-    const before = await directory(db.pool, name);
+    await sync(db().pool, src.config);
+    const before = await directory(db().pool, name);
 
     // A partial answer from the IdP: only 60 of 100 users.
     src.write({ users: users(60), groups: everyone(60) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
     expect(s.guard?.map((g) => g.kind)).toEqual(['users', 'memberships']);
     expect(s.guard?.[0]).toMatchObject({ removals: 40, existing: 100 });
-    expect(await directory(db.pool, name)).toEqual(before);
-    const run = await runRow(db.pool, s.runId);
+    expect(await directory(db().pool, name)).toEqual(before);
+    const run = await runRow(db().pool, s.runId);
     expect(run.status).toBe('needs_approval');
     expect(run.guard).toHaveLength(2);
     // The pending changes are recorded for review.
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       `SELECT operation, count(*)::int AS n, sum(coalesce(cardinality(member_ids), 0))::int AS members
          FROM dirsync.run_changes WHERE run_id = $1 GROUP BY 1 ORDER BY 1`,
       [s.runId],
@@ -58,9 +52,9 @@ describe('deletion guard', () => {
   it('holds on the count limit even below the percentage', async () => {
     const src = fileSource({ guard: { users: { maxCount: 3, maxPercent: 100 } } }, name);
     src.write({ users: users(50) });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({ users: users(46) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
     expect(s.guard?.[0]).toMatchObject({ kind: 'users', removals: 4, rule: 'more than 3 removals' });
   });
@@ -68,9 +62,9 @@ describe('deletion guard', () => {
   it('holds membership removals on their own limit', async () => {
     const src = fileSource({ guard: { memberships: { maxCount: 5 } } }, name);
     src.write({ users: users(20), groups: everyone(20) });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({ users: users(20), groups: everyone(14) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
     expect(s.guard?.map((g) => g.kind)).toEqual(['memberships']);
   });
@@ -79,9 +73,9 @@ describe('deletion guard', () => {
     const src = fileSource({ guard: { groups: { maxCount: 1 } } }, name);
     const groups = Array.from({ length: 5 }, (_, i) => ({ id: `g${i}`, name: `g${i}` }));
     src.write({ users: users(2), groups });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({ users: users(2), groups: groups.slice(0, 2) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
     expect(s.guard?.map((g) => g.kind)).toEqual(['groups']);
   });
@@ -92,12 +86,12 @@ describe('deletion guard', () => {
       name,
     );
     src.write({ users: users(3) });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({ users: [] });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
     expect(s.guard?.map((g) => g.kind)).toContain('empty');
-    expect((await directory(db.pool, name)).users).toEqual([
+    expect((await directory(db().pool, name)).users).toEqual([
       'u0:user0:true',
       'u1:user1:true',
       'u2:user2:true',
@@ -107,9 +101,9 @@ describe('deletion guard', () => {
   it('does not trip below minRemovals', async () => {
     const src = fileSource({ guard: { minRemovals: 10 } }, name);
     src.write({ users: users(10) });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({ users: users(5) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('succeeded');
     expect(s.counts.users.deactivate).toBe(5);
   });
@@ -119,9 +113,9 @@ describe('approve and reject', () => {
   async function heldRun() {
     const src = fileSource({ guard: { minRemovals: 1 } }, name);
     src.write({ users: users(10), groups: everyone(10) });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({ users: users(5), groups: everyone(5) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
     return { src, s };
   }
@@ -129,42 +123,42 @@ describe('approve and reject', () => {
   it('approve applies exactly the held change set', async () => {
     const { s } = await heldRun();
     expect(await stageTableCount(s.runId)).toBe(4); // the four diff tables
-    await approveRun(db.pool, s.runId, 'alice');
-    const state = await directory(db.pool, name);
+    await approveRun(db().pool, s.runId, 'alice');
+    const state = await directory(db().pool, name);
     expect(state.users.filter((u) => u.endsWith(':true'))).toHaveLength(5);
     expect(state.memberships).toHaveLength(5);
-    expect(await runRow(db.pool, s.runId)).toMatchObject({ status: 'approved', resolved_by: 'alice' });
+    expect(await runRow(db().pool, s.runId)).toMatchObject({ status: 'approved', resolved_by: 'alice' });
     expect(await stageTableCount(s.runId)).toBe(0);
-    await expect(approveRun(db.pool, s.runId)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_HELD' });
+    await expect(approveRun(db().pool, s.runId)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_HELD' });
   });
 
   it('reject discards the change set and changes nothing', async () => {
     const { s } = await heldRun();
-    const before = await directory(db.pool, name);
-    await rejectRun(db.pool, s.runId, 'bob');
-    expect(await directory(db.pool, name)).toEqual(before);
-    expect(await runRow(db.pool, s.runId)).toMatchObject({ status: 'rejected', resolved_by: 'bob' });
+    const before = await directory(db().pool, name);
+    await rejectRun(db().pool, s.runId, 'bob');
+    expect(await directory(db().pool, name)).toEqual(before);
+    expect(await runRow(db().pool, s.runId)).toMatchObject({ status: 'rejected', resolved_by: 'bob' });
     expect(await stageTableCount(s.runId)).toBe(0);
-    await expect(approveRun(db.pool, s.runId)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_HELD' });
+    await expect(approveRun(db().pool, s.runId)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_HELD' });
   });
 
   it('approve refuses when the directory moved since the run was computed', async () => {
     const { src, s } = await heldRun();
     // Another run applies in between (the IdP recovered and returned everyone, plus a newcomer).
     src.write({ users: users(11), groups: everyone(10) });
-    const other = await sync(db.pool, src.config);
+    const other = await sync(db().pool, src.config);
     expect(other.status).toBe('succeeded');
-    const before = await directory(db.pool, name);
-    await expect(approveRun(db.pool, s.runId)).rejects.toMatchObject({ code: 'DIRSYNC_E_DIRECTORY_MOVED' });
-    expect(await directory(db.pool, name)).toEqual(before);
-    expect(await runRow(db.pool, s.runId)).toMatchObject({
+    const before = await directory(db().pool, name);
+    await expect(approveRun(db().pool, s.runId)).rejects.toMatchObject({ code: 'DIRSYNC_E_DIRECTORY_MOVED' });
+    expect(await directory(db().pool, name)).toEqual(before);
+    expect(await runRow(db().pool, s.runId)).toMatchObject({
       status: 'failed',
       error_code: 'DIRSYNC_E_DIRECTORY_MOVED',
     });
   });
 
   it('unknown runs are reported as such', async () => {
-    await expect(approveRun(db.pool, 999_999)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_FOUND' });
-    await expect(rejectRun(db.pool, 999_999)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_FOUND' });
+    await expect(approveRun(db().pool, 999_999)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_FOUND' });
+    await expect(rejectRun(db().pool, 999_999)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_FOUND' });
   });
 });

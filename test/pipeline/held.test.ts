@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { directory, fileSource, problems, sync, users } from '../helpers/snapshot.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 let n = 0;
 let name: string;
 beforeEach(() => {
@@ -19,18 +13,18 @@ describe('bad input is reported and held, never deleted', () => {
   it('a malformed record of an existing user keeps the user exactly as it was', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(3), groups: [{ id: 'g', name: 'g', members: ['u0', 'u1', 'u2'] }] });
-    await sync(db.pool, src.config);
-    const before = await directory(db.pool, name);
+    await sync(db().pool, src.config);
+    const before = await directory(db().pool, name);
 
     const u = users(3);
     u[1] = { id: 'u1', username: 42, active: 'yes' }; // wrong types
     src.write({ users: u, groups: [{ id: 'g', name: 'g', members: ['u0', 'u2'] }] });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('succeeded');
     expect(s.counts.users).toMatchObject({ deactivate: 0, delete: 0, update: 0 });
     expect(s.counts.memberships.remove).toBe(0); // the held user's membership stays too
-    expect(await directory(db.pool, name)).toEqual(before);
-    const p = await problems(db.pool, s.runId);
+    expect(await directory(db().pool, name)).toEqual(before);
+    const p = await problems(db().pool, s.runId);
     expect(p).toEqual([
       {
         object_type: 'user',
@@ -44,24 +38,24 @@ describe('bad input is reported and held, never deleted', () => {
   it('a held member that is later fixed and removed from its group loses the membership', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(3), groups: [{ id: 'g', name: 'g', members: ['u0', 'u1', 'u2'] }] });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     const u = users(3);
     u[1] = { id: 'u1', username: null };
     src.write({ users: u, groups: [{ id: 'g', name: 'g', members: ['u0', 'u2'] }] });
-    const held = await sync(db.pool, src.config);
+    const held = await sync(db().pool, src.config);
     expect(held.counts.memberships).toEqual({ add: 0, remove: 0 });
-    expect((await directory(db.pool, name)).memberships).toEqual(['g>u0', 'g>u1', 'g>u2']);
+    expect((await directory(db().pool, name)).memberships).toEqual(['g>u0', 'g>u1', 'g>u2']);
     // Fixed, and still not in the group: now the membership goes.
     src.write({ users: users(3), groups: [{ id: 'g', name: 'g', members: ['u0', 'u2'] }] });
-    const fixed = await sync(db.pool, src.config);
+    const fixed = await sync(db().pool, src.config);
     expect(fixed.counts.memberships).toEqual({ add: 0, remove: 1 });
-    expect((await directory(db.pool, name)).memberships).toEqual(['g>u0', 'g>u2']);
+    expect((await directory(db().pool, name)).memberships).toEqual(['g>u0', 'g>u2']);
   });
 
   it('duplicate ids hold both records; a new duplicate is skipped', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(2) });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({
       users: [
         ...users(2),
@@ -70,9 +64,9 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'n', username: 'y' },
       ],
     });
-    const s = await sync(db.pool, src.config);
-    expect((await directory(db.pool, name)).users).toEqual(['u0:user0:true', 'u1:user1:true']);
-    const p = await problems(db.pool, s.runId);
+    const s = await sync(db().pool, src.config);
+    expect((await directory(db().pool, name)).users).toEqual(['u0:user0:true', 'u1:user1:true']);
+    const p = await problems(db().pool, s.runId);
     expect(p.map((x) => `${x.external_id} ${x.action} ${x.reason}`)).toEqual([
       'n skipped duplicate id: the snapshot has 2 records with this id',
       'u1 held duplicate id: the snapshot has 2 records with this id',
@@ -82,9 +76,9 @@ describe('bad input is reported and held, never deleted', () => {
   it('records without an id are reported; nothing else changes', async () => {
     const src = fileSource({}, name);
     src.write({ users: [...users(2), { username: 'ghost' } as never], groups: [{ name: 'no id' } as never] });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.users.create).toBe(2);
-    expect((await problems(db.pool, s.runId)).map((p) => p.reason).sort()).toEqual([
+    expect((await problems(db().pool, s.runId)).map((p) => p.reason).sort()).toEqual([
       'group: group has no id',
       'user: user has no id',
     ]);
@@ -96,9 +90,9 @@ describe('bad input is reported and held, never deleted', () => {
       users: users(2),
       groups: [{ id: 'g', name: 'g', members: ['u0', 'nobody'], groups: ['nogroup'] }],
     });
-    const s = await sync(db.pool, src.config);
-    expect((await directory(db.pool, name)).memberships).toEqual(['g>u0']);
-    expect((await problems(db.pool, s.runId)).map((p) => `${p.action} ${p.reason}`).sort()).toEqual([
+    const s = await sync(db().pool, src.config);
+    expect((await directory(db().pool, name)).memberships).toEqual(['g>u0']);
+    expect((await problems(db().pool, s.runId)).map((p) => `${p.action} ${p.reason}`).sort()).toEqual([
       'skipped membership of unknown group nogroup',
       'skipped membership of unknown user nobody',
     ]);
@@ -112,7 +106,7 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'b', username: 'ﬁona' },
       ],
     });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({
       users: [
         { id: 'a', username: 'jose' },
@@ -123,9 +117,9 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'f', username: 'zoë' }, // decomposed: the same name to a person
       ],
     });
-    const s = await sync(db.pool, src.config);
-    expect((await directory(db.pool, name)).users).toEqual(['a:jose:true', 'b:ﬁona:true']);
-    const p = await problems(db.pool, s.runId);
+    const s = await sync(db().pool, src.config);
+    expect((await directory(db().pool, name)).users).toEqual(['a:jose:true', 'b:ﬁona:true']);
+    const p = await problems(db().pool, s.runId);
     expect(p.map((x) => `${x.external_id} ${x.action}`)).toEqual([
       'c skipped',
       'd skipped',
@@ -143,7 +137,7 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'b', username: 'bert' },
       ],
     });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     // a renames to "bert" (taken by b, the incumbent) so a is held as "anna"; c claims "anna".
     src.write({
       users: [
@@ -152,9 +146,9 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'c', username: 'anna' },
       ],
     });
-    const s = await sync(db.pool, src.config);
-    expect((await directory(db.pool, name)).users).toEqual(['a:anna:true', 'b:bert:true']);
-    expect((await problems(db.pool, s.runId)).map((x) => `${x.external_id} ${x.action}`)).toEqual([
+    const s = await sync(db().pool, src.config);
+    expect((await directory(db().pool, name)).users).toEqual(['a:anna:true', 'b:bert:true']);
+    expect((await problems(db().pool, s.runId)).map((x) => `${x.external_id} ${x.action}`)).toEqual([
       'a held',
       'c skipped',
     ]);
@@ -168,16 +162,16 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'b', username: 'bert' },
       ],
     });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     src.write({
       users: [
         { id: 'a', username: 'bert' },
         { id: 'b', username: 'anna' },
       ],
     });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.users.update).toBe(2);
-    expect((await directory(db.pool, name)).users).toEqual(['a:bert:true', 'b:anna:true']);
+    expect((await directory(db().pool, name)).users).toEqual(['a:bert:true', 'b:anna:true']);
   });
 
   it('nesting cycles are reported and held, and effective membership still terminates', async () => {
@@ -189,7 +183,7 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'b', name: 'b', members: ['u1'] },
       ],
     });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     // Now b contains a (a cycle a→b→a) and c contains itself.
     src.write({
       users: users(2),
@@ -199,20 +193,20 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'c', name: 'c', members: ['u0'], groups: ['c'] },
       ],
     });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.status).toBe('succeeded');
-    const state = await directory(db.pool, name);
+    const state = await directory(db().pool, name);
     // The existing edge a>b is kept; the edges that would close cycles are not added.
     expect(state.nesting).toEqual(['a>b']);
     expect(state.memberships).toEqual(['a>u0', 'b>u1', 'c>u0']);
-    const p = await problems(db.pool, s.runId);
+    const p = await problems(db().pool, s.runId);
     expect(
       p
         .filter((x) => x.reason.includes('cycle'))
         .map((x) => x.external_id)
         .sort(),
     ).toEqual(['a', 'b', 'c']);
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       `SELECT count(*)::int AS n FROM dirsync.effective_group_members WHERE connector = $1`,
       [name],
     );
@@ -227,9 +221,9 @@ describe('bad input is reported and held, never deleted', () => {
         { id: 'b', username: 'b', email: null },
       ],
     });
-    const s = await sync(db.pool, src.config);
-    expect((await directory(db.pool, name)).users).toEqual(['a:a:true']);
-    expect(await problems(db.pool, s.runId)).toEqual([
+    const s = await sync(db().pool, src.config);
+    expect((await directory(db().pool, name)).users).toEqual(['a:a:true']);
+    expect(await problems(db().pool, s.runId)).toEqual([
       {
         object_type: 'user',
         external_id: 'b',

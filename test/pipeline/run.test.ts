@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../helpers/db.js';
 import { runChanges } from '../../src/store/queries.js';
 import { directory, fileSource, problems, runRow, sync, users } from '../helpers/snapshot.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase();
 
 // Each test uses its own connector name: connectors are separate directory namespaces.
 let n = 0;
@@ -28,19 +22,19 @@ describe('snapshot sync', () => {
         { id: 'g2', name: 'eng-sre', members: ['u2'] },
       ],
     });
-    const first = await sync(db.pool, src.config);
+    const first = await sync(db().pool, src.config);
     expect(first.status).toBe('succeeded');
     expect(first.counts.users.create).toBe(3);
     expect(first.counts.groups.create).toBe(2);
     expect(first.counts.memberships.add).toBe(4);
-    expect(await directory(db.pool, name)).toEqual({
+    expect(await directory(db().pool, name)).toEqual({
       users: ['u0:user0:true', 'u1:user1:true', 'u2:user2:true'],
       groups: ['g1:eng', 'g2:eng-sre'],
       memberships: ['g1>u0', 'g1>u1', 'g2>u2'],
       nesting: ['g1>g2'],
     });
     // Effective membership: u2 is in eng through eng-sre.
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       `SELECT g.external_id AS g, u.external_id AS u FROM dirsync.effective_group_members e
          JOIN dirsync.groups g ON g.id = e.group_id JOIN dirsync.users u ON u.id = e.user_id
         WHERE e.connector = $1 ORDER BY 1, 2`,
@@ -48,13 +42,13 @@ describe('snapshot sync', () => {
     );
     expect(rows.map((r) => `${r.g}>${r.u}`)).toEqual(['g1>u0', 'g1>u1', 'g1>u2', 'g2>u2']);
 
-    const again = await sync(db.pool, src.config);
+    const again = await sync(db().pool, src.config);
     expect(again.counts).toEqual({
       users: { create: 0, update: 0, deactivate: 0, reactivate: 0, delete: 0 },
       groups: { create: 0, update: 0, delete: 0 },
       memberships: { add: 0, remove: 0 },
     });
-    const { rows: changes } = await db.pool.query(
+    const { rows: changes } = await db().pool.query(
       'SELECT count(*)::int AS n FROM dirsync.run_changes WHERE run_id = $1',
       [again.runId],
     );
@@ -71,7 +65,7 @@ describe('snapshot sync', () => {
         { id: 'g3', name: 'ops', members: [] },
       ],
     });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     const u = users(3);
     u[0] = { ...u[0]!, displayName: 'Renamed Zero', email: 'zero@acme.test' };
     src.write({
@@ -82,22 +76,22 @@ describe('snapshot sync', () => {
         { id: 'g3', name: 'ops', members: [], groups: ['g2'] },
       ],
     });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.users.update).toBe(1);
     expect(s.counts.groups.update).toBe(1);
     expect(s.counts.memberships).toEqual({ add: 2, remove: 2 });
-    const state = await directory(db.pool, name);
+    const state = await directory(db().pool, name);
     expect(state.memberships).toEqual(['g1>u0', 'g1>u2', 'g2>u2']);
     expect(state.nesting).toEqual(['g3>g2']);
     expect(state.groups).toContain('g1:engineering');
 
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       `SELECT object_type, operation, external_id, member_type, member_ids, before, after
          FROM dirsync.run_changes WHERE run_id = $1 ORDER BY object_type, operation, external_id, member_type`,
       [s.runId],
     );
     // Names of members, as the CLI and the API show them.
-    const named = (await runChanges(db.pool, s.runId)).filter((r) => r.object_type === 'membership');
+    const named = (await runChanges(db().pool, s.runId)).filter((r) => r.object_type === 'membership');
     expect(named.map((r) => `${r.operation} ${r.label}: ${r.member_labels?.join(',')}`).sort()).toEqual([
       'add engineering: user2',
       'add ops: sre',
@@ -117,7 +111,7 @@ describe('snapshot sync', () => {
         .map((r) => `${r.operation} ${r.external_id} ${r.member_type} ${r.member_ids.join(',')}`),
     ).toEqual(['add g1 user u2', 'add g3 group g2', 'remove g1 group g2', 'remove g1 user u1']);
     // Effective membership follows the move: u2 is no longer in g1 via g2 but directly.
-    const { rows: eff } = await db.pool.query(
+    const { rows: eff } = await db().pool.query(
       `SELECT g.external_id AS g FROM dirsync.effective_group_members e JOIN dirsync.groups g ON g.id = e.group_id
          JOIN dirsync.users u ON u.id = e.user_id WHERE e.connector = $1 AND u.external_id = 'u2' ORDER BY 1`,
       [name],
@@ -128,7 +122,7 @@ describe('snapshot sync', () => {
   it('deactivates disabled users, deactivates missing users, reactivates them when they return', async () => {
     const src = fileSource({ guard: { minRemovals: 1000 } }, name);
     src.write({ users: users(4), groups: [{ id: 'g', name: 'all', members: ['u0', 'u1', 'u2', 'u3'] }] });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
 
     const u = users(4);
     u[1] = { ...u[1]!, active: false };
@@ -136,9 +130,9 @@ describe('snapshot sync', () => {
       users: u.filter((x) => x.id !== 'u2'),
       groups: [{ id: 'g', name: 'all', members: ['u0', 'u1', 'u3'] }],
     });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.users).toMatchObject({ deactivate: 2, delete: 0 });
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       `SELECT external_id, active, missing_since IS NOT NULL AS missing, deactivated_at IS NOT NULL AS deactivated
          FROM dirsync.users WHERE connector = $1 ORDER BY 1`,
       [name],
@@ -151,15 +145,15 @@ describe('snapshot sync', () => {
     ]);
 
     src.write({ users: users(4), groups: [{ id: 'g', name: 'all', members: ['u0', 'u1', 'u2', 'u3'] }] });
-    const back = await sync(db.pool, src.config);
+    const back = await sync(db().pool, src.config);
     expect(back.counts.users).toMatchObject({ reactivate: 2, deactivate: 0 });
-    expect((await directory(db.pool, name)).users).toEqual([
+    expect((await directory(db().pool, name)).users).toEqual([
       'u0:user0:true',
       'u1:user1:true',
       'u2:user2:true',
       'u3:user3:true',
     ]);
-    expect((await directory(db.pool, name)).memberships).toHaveLength(4);
+    expect((await directory(db().pool, name)).memberships).toHaveLength(4);
   });
 
   it('deletes missing users after the grace period, at once with 0s, never with "never"', async () => {
@@ -171,12 +165,12 @@ describe('snapshot sync', () => {
       const conn = `${name}-${deleteAfter}`;
       const src = fileSource({ deletion: { deleteAfter }, guard: { minRemovals: 1000 } }, conn);
       src.write({ users: users(3) });
-      await sync(db.pool, src.config);
+      await sync(db().pool, src.config);
       src.write({ users: users(2) });
-      const s = await sync(db.pool, src.config);
+      const s = await sync(db().pool, src.config);
       expect(s.counts.users.delete).toBe(expectDeleted ? 1 : 0);
       expect(s.counts.users.deactivate).toBe(expectDeleted ? 0 : 1);
-      const { rows } = await db.pool.query(
+      const { rows } = await db().pool.query(
         `SELECT count(*)::int AS n FROM dirsync.users WHERE connector = $1`,
         [conn],
       );
@@ -184,15 +178,15 @@ describe('snapshot sync', () => {
     }
     // Grace period elapsed: pretend u2 went missing two hours ago.
     const conn = `${name}-1h`;
-    await db.pool.query(
+    await db().pool.query(
       `UPDATE dirsync.users SET missing_since = now() - interval '2 hours' WHERE connector = $1 AND external_id = 'u2'`,
       [conn],
     );
     const src = fileSource({ deletion: { deleteAfter: '1h' }, guard: { minRemovals: 1000 } }, conn);
     src.write({ users: users(2) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.users.delete).toBe(1);
-    expect((await directory(db.pool, conn)).users).toEqual(['u0:user0:true', 'u1:user1:true']);
+    expect((await directory(db().pool, conn)).users).toEqual(['u0:user0:true', 'u1:user1:true']);
   });
 
   it('applies username transforms, attribute mapping and group-name transforms', async () => {
@@ -218,8 +212,8 @@ describe('snapshot sync', () => {
       ],
       groups: [{ id: 'g', name: 'Équipe Données', members: ['a'] }],
     });
-    await sync(db.pool, src.config);
-    const { rows } = await db.pool.query(
+    await sync(db().pool, src.config);
+    const { rows } = await db().pool.query(
       `SELECT external_id, username, attributes FROM dirsync.users WHERE connector = $1 ORDER BY 1`,
       [name],
     );
@@ -227,7 +221,7 @@ describe('snapshot sync', () => {
       { external_id: 'a', username: 'zo.obrien', attributes: { dept: 'eng', team: 'T-ENG' } },
       { external_id: 'b', username: 'fallback.login', attributes: {} },
     ]);
-    expect((await directory(db.pool, name)).groups).toEqual(['g:idp-equipe-donnees']);
+    expect((await directory(db().pool, name)).groups).toEqual(['g:idp-equipe-donnees']);
   });
 
   it('adds every synced user to the local groups and removes a local group dropped from config', async () => {
@@ -236,9 +230,9 @@ describe('snapshot sync', () => {
       name,
     );
     src.write({ users: users(3) });
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.groups.create).toBe(2);
-    const state = await directory(db.pool, name);
+    const state = await directory(db().pool, name);
     expect(state.memberships).toEqual([
       'local:jira-software-users>u0',
       'local:jira-software-users>u1',
@@ -247,7 +241,7 @@ describe('snapshot sync', () => {
       'local:wiki>u1',
       'local:wiki>u2',
     ]);
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       `SELECT bool_and(local) AS local FROM dirsync.groups WHERE connector = $1`,
       [name],
     );
@@ -255,9 +249,9 @@ describe('snapshot sync', () => {
 
     const fewer = fileSource({ localGroups: ['jira-software-users'], guard: { minRemovals: 1000 } }, name);
     fewer.write({ users: users(3) });
-    const s2 = await sync(db.pool, fewer.config);
+    const s2 = await sync(db().pool, fewer.config);
     expect(s2.counts.groups.delete).toBe(1);
-    expect((await directory(db.pool, name)).groups).toEqual([
+    expect((await directory(db().pool, name)).groups).toEqual([
       'local:jira-software-users:jira-software-users',
     ]);
   });
@@ -265,20 +259,20 @@ describe('snapshot sync', () => {
   it('dry run computes and records the changes but applies nothing', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(2), groups: [{ id: 'g', name: 'all', members: ['u0'] }] });
-    const s = await sync(db.pool, src.config, { dryRun: true });
+    const s = await sync(db().pool, src.config, { dryRun: true });
     expect(s.dryRun).toBe(true);
     expect(s.counts.users.create).toBe(2);
     expect(s.counts.memberships.add).toBe(1);
-    expect(await directory(db.pool, name)).toEqual({ users: [], groups: [], memberships: [], nesting: [] });
-    const run = await runRow(db.pool, s.runId);
+    expect(await directory(db().pool, name)).toEqual({ users: [], groups: [], memberships: [], nesting: [] });
+    const run = await runRow(db().pool, s.runId);
     expect(run).toMatchObject({ status: 'succeeded', dry_run: true });
-    const { rows } = await db.pool.query(
+    const { rows } = await db().pool.query(
       'SELECT count(*)::int AS n FROM dirsync.run_changes WHERE run_id = $1',
       [s.runId],
     );
     expect(rows[0].n).toBe(4);
     // Staging tables are gone after the run.
-    const { rows: left } = await db.pool.query(
+    const { rows: left } = await db().pool.query(
       `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'dirsync_stage' AND tablename LIKE $1`,
       [`r${s.runId}\\_%`],
     );
@@ -294,28 +288,28 @@ describe('snapshot sync', () => {
       { type: 'membership', group: 'g', user: 'u1' },
     ];
     src.writeRaw(lines.map((l) => JSON.stringify(l)).join('\n'));
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.users.create).toBe(2);
-    expect((await directory(db.pool, name)).memberships).toEqual(['g>u0', 'g>u1']);
+    expect((await directory(db().pool, name)).memberships).toEqual(['g>u0', 'g>u1']);
 
     src.writeRaw(
       [...lines.slice(0, 1).map((l) => JSON.stringify(l)), '{"type":"user","id":"u1",', ''].join('\n'),
     );
-    const err = await sync(db.pool, src.config).catch((e: unknown) => e);
+    const err = await sync(db().pool, src.config).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'DIRSYNC_E_SNAPSHOT_INVALID' });
-    expect((await directory(db.pool, name)).users).toEqual(['u0:a:true', 'u1:b:true']);
-    const run = await runRow(db.pool, (err as { runId: number }).runId);
+    expect((await directory(db().pool, name)).users).toEqual(['u0:a:true', 'u1:b:true']);
+    const run = await runRow(db().pool, (err as { runId: number }).runId);
     expect(run).toMatchObject({ status: 'failed', error_code: 'DIRSYNC_E_SNAPSHOT_INVALID' });
   });
 
   it('an apply that fails midway writes nothing, and the next run converges', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(2), groups: [{ id: 'g', name: 'all', members: ['u0'] }] });
-    await sync(db.pool, src.config);
-    const before = await directory(db.pool, name);
+    await sync(db().pool, src.config);
+    const before = await directory(db().pool, name);
 
     // Users are applied before memberships: make the membership insert fail after the user writes.
-    await db.pool.query(`
+    await db().pool.query(`
       CREATE FUNCTION pg_temp_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$;
       CREATE TRIGGER fail_members BEFORE INSERT ON dirsync.group_members FOR EACH ROW EXECUTE FUNCTION pg_temp_fail();`);
     src.write({
@@ -323,32 +317,34 @@ describe('snapshot sync', () => {
       groups: [{ id: 'g', name: 'everyone', members: ['u0', 'u1', 'u2', 'u3', 'u4'] }],
     });
     try {
-      const err = await sync(db.pool, src.config).catch((e: unknown) => e);
+      const err = await sync(db().pool, src.config).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'DIRSYNC_E_APPLY_FAILED' });
       expect(String((err as Error).message)).toContain('disk on fire');
-      expect(await directory(db.pool, name)).toEqual(before);
-      const { rows } = await db.pool.query(
+      expect(await directory(db().pool, name)).toEqual(before);
+      const { rows } = await db().pool.query(
         'SELECT count(*)::int AS n FROM dirsync.run_changes WHERE run_id = $1',
         [(err as { runId: number }).runId],
       );
       expect(rows[0].n).toBe(0);
     } finally {
-      await db.pool.query('DROP TRIGGER fail_members ON dirsync.group_members; DROP FUNCTION pg_temp_fail()');
+      await db().pool.query(
+        'DROP TRIGGER fail_members ON dirsync.group_members; DROP FUNCTION pg_temp_fail()',
+      );
     }
-    const s = await sync(db.pool, src.config);
+    const s = await sync(db().pool, src.config);
     expect(s.counts.users.create).toBe(3);
-    expect((await directory(db.pool, name)).memberships).toHaveLength(5);
+    expect((await directory(db().pool, name)).memberships).toHaveLength(5);
   });
 
   it('a source that fails mid-stream fails the run and leaves the directory unchanged', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(3) });
-    await sync(db.pool, src.config);
-    const before = await directory(db.pool, name);
+    await sync(db().pool, src.config);
+    const before = await directory(db().pool, name);
     const failing = {
       ...src.config,
     };
-    const err = await sync(db.pool, failing, {
+    const err = await sync(db().pool, failing, {
       connector: {
         kind: 'file',
         configSchema: src.config as never,
@@ -375,8 +371,8 @@ describe('snapshot sync', () => {
       },
     }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'DIRSYNC_E_SOURCE_FAILED', retryable: true });
-    expect(await directory(db.pool, name)).toEqual(before);
-    expect(await runRow(db.pool, (err as { runId: number }).runId)).toMatchObject({
+    expect(await directory(db().pool, name)).toEqual(before);
+    expect(await runRow(db().pool, (err as { runId: number }).runId)).toMatchObject({
       status: 'failed',
       requests: 7,
     });
@@ -385,13 +381,13 @@ describe('snapshot sync', () => {
   it('allows one run per connector at a time', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(50) });
-    const results = await Promise.allSettled([sync(db.pool, src.config), sync(db.pool, src.config)]);
+    const results = await Promise.allSettled([sync(db().pool, src.config), sync(db().pool, src.config)]);
     const ok = results.filter((r) => r.status === 'fulfilled');
     const busy = results.filter((r) => r.status === 'rejected');
     expect(ok).toHaveLength(1);
     expect(busy).toHaveLength(1);
     expect((busy[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'DIRSYNC_E_RUN_IN_PROGRESS' });
-    expect((await directory(db.pool, name)).users).toHaveLength(50);
+    expect((await directory(db().pool, name)).users).toHaveLength(50);
   });
 
   it('keeps connectors apart: the same ids in two directories do not interfere', async () => {
@@ -399,39 +395,39 @@ describe('snapshot sync', () => {
     const b = fileSource({}, `${name}-b`);
     a.write({ users: users(2) });
     b.write({ users: users(3) });
-    await sync(db.pool, a.config);
-    await sync(db.pool, b.config);
-    expect((await directory(db.pool, `${name}-a`)).users).toHaveLength(2);
-    expect((await directory(db.pool, `${name}-b`)).users).toHaveLength(3);
-    const s = await sync(db.pool, a.config);
+    await sync(db().pool, a.config);
+    await sync(db().pool, b.config);
+    expect((await directory(db().pool, `${name}-a`)).users).toHaveLength(2);
+    expect((await directory(db().pool, `${name}-b`)).users).toHaveLength(3);
+    const s = await sync(db().pool, a.config);
     expect(s.counts.users).toMatchObject({ create: 0, deactivate: 0 });
   });
 
   it('skips groups whose members did not change, and a full resync compares them all', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(3), groups: [{ id: 'g', name: 'all', members: ['u0', 'u1', 'u2'] }] });
-    await sync(db.pool, src.config);
+    await sync(db().pool, src.config);
     // Someone deletes an edge behind Dirsync's back: the digest says the group is unchanged...
-    await db.pool.query(
+    await db().pool.query(
       `DELETE FROM dirsync.group_members m USING dirsync.users u
         WHERE u.id = m.user_id AND u.connector = $1 AND u.external_id = 'u1'`,
       [name],
     );
-    const quick = await sync(db.pool, src.config);
+    const quick = await sync(db().pool, src.config);
     expect(quick.counts.memberships).toEqual({ add: 0, remove: 0 });
     // ...and a full resync repairs it.
-    const full = await sync(db.pool, src.config, { fullResync: true });
+    const full = await sync(db().pool, src.config, { fullResync: true });
     expect(full.counts.memberships).toEqual({ add: 1, remove: 0 });
-    expect((await directory(db.pool, name)).memberships).toEqual(['g>u0', 'g>u1', 'g>u2']);
-    const again = await sync(db.pool, src.config);
+    expect((await directory(db().pool, name)).memberships).toEqual(['g>u0', 'g>u1', 'g>u2']);
+    const again = await sync(db().pool, src.config);
     expect(again.counts.memberships).toEqual({ add: 0, remove: 0 });
   });
 
   it('reports the run in problems when nothing is wrong as empty', async () => {
     const src = fileSource({}, name);
     src.write({ users: users(1) });
-    const s = await sync(db.pool, src.config);
-    expect(await problems(db.pool, s.runId)).toEqual([]);
+    const s = await sync(db().pool, src.config);
+    expect(await problems(db().pool, s.runId)).toEqual([]);
     expect(s.snapshot.problems).toBe(0);
   });
 });

@@ -22,6 +22,7 @@
  *   GET    /__emulator/stats
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { adminErrorAnswer, readJsonObject, type JsonObject } from '../../emulator-kit/admin.js';
 import type { FaultOptions } from '../../emulator-kit/types.js';
 import {
   addGroup,
@@ -38,18 +39,7 @@ import {
 import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
 import type { GoogleEmulator } from './index.js';
 
-type Obj = Record<string, unknown>;
-
-async function readJson(req: IncomingMessage): Promise<Obj> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text === '') return {};
-  const v = JSON.parse(text) as unknown;
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new OrgMutationError('body must be a JSON object', 400);
-  return v as Obj;
-}
+type Obj = JsonObject;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -98,7 +88,7 @@ export async function handleAdmin(
   const m = req.method ?? 'GET';
   const [a, id, b, sub] = parts.map(decodeURIComponent);
   try {
-    const body = m === 'GET' || m === 'DELETE' ? {} : await readJson(req);
+    const body = m === 'GET' || m === 'DELETE' ? {} : await readJsonObject(req);
     if (a === 'stats' && m === 'GET') return send(res, 200, { requests: emu.requestCount() });
     if (a === 'users' && id === undefined && m === 'POST') return send(res, 201, addUser(org, newUser(body)));
     if (a === 'users' && id !== undefined && m === 'PATCH')
@@ -169,8 +159,7 @@ export async function handleAdmin(
     if (a === 'tokens' && id === 'expire' && m === 'POST') return send(res, 200, emu.expireTokens());
     send(res, 404, { error: `no admin route ${m} /__emulator/${parts.join('/')}` });
   } catch (e) {
-    if (e instanceof OrgMutationError) return send(res, e.status, { error: e.message });
-    if (e instanceof SyntaxError) return send(res, 400, { error: 'body is not JSON' });
-    throw e;
+    const { status, body } = adminErrorAnswer(e);
+    send(res, status, body);
   }
 }

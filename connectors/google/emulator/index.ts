@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { drawFault, hang, reset, sleep, truncate } from '../../emulator-kit/faults.js';
 import { OrgMutationError } from '../../emulator-kit/mutate.js';
-import { generateOrg, type Org } from '../../emulator-kit/org.js';
+import { generateOrg, orgShape, type Org } from '../../emulator-kit/org.js';
 import type { EmulatorOptions, FaultOptions, RunningEmulator } from '../../emulator-kit/types.js';
 import { handleAdmin } from './admin.js';
 import {
@@ -93,15 +93,7 @@ const JSON_TYPE = 'application/json; charset=UTF-8';
 const API_PREFIX = '/admin/directory/v1/';
 
 export async function startEmulator(opts: GoogleEmulatorOptions): Promise<GoogleEmulator> {
-  const org =
-    opts.org ??
-    generateOrg({
-      users: opts.users,
-      groups: opts.groups,
-      membersPerGroup: opts.membersPerGroup,
-      nestingDepth: opts.nestingDepth,
-      seed: opts.seed,
-    });
+  const org = opts.org ?? generateOrg(orgShape(opts));
   const directory = new GoogleDirectory(org);
   const adminEmail = `admin@${org.domain}`.toLowerCase();
   const apiOptions: ApiOptions = { tokenOnFullLastPage: opts.tokenOnFullLastPage ?? true };

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OrgMutationError } from '../../emulator-kit/mutate.js';
 import { drawFault, hang, reset, sleep, truncate, type Fault } from '../../emulator-kit/faults.js';
-import { generateOrg, type Org } from '../../emulator-kit/org.js';
+import { generateOrg, orgShape, type Org } from '../../emulator-kit/org.js';
 import type { EmulatorOptions, FaultOptions, RunningEmulator } from '../../emulator-kit/types.js';
 import { handleAdmin, type EmulatorControl, type FaultRule } from './admin.js';
 import { AadError, TokenService } from './auth.js';
@@ -54,15 +54,7 @@ export interface GraphEmulator extends RunningEmulator, EmulatorControl {
 }
 
 export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEmulator> {
-  const org =
-    opts.org ??
-    generateOrg({
-      users: opts.users,
-      groups: opts.groups,
-      membersPerGroup: opts.membersPerGroup,
-      nestingDepth: opts.nestingDepth,
-      seed: opts.seed,
-    });
+  const org = opts.org ?? generateOrg(orgShape(opts));
   const store = new GraphStore(org);
   const tls = makeEmulatorTls();
   const host = opts.host ?? '127.0.0.1';

@@ -18,8 +18,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { adminErrorAnswer, readJsonObject } from '../../emulator-kit/admin.js';
 import {
-  OrgMutationError,
   addGroup,
   addMember,
   addUser,
@@ -33,16 +33,7 @@ import {
 import { countMemberships, type Org, type OrgUser } from '../../emulator-kit/org.js';
 import type { EmulatorState } from './server.js';
 
-async function json(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  const v: unknown = JSON.parse(text);
-  if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new OrgMutationError('body must be a JSON object', 400);
-  return v as Record<string, unknown>;
-}
+const json = (req: IncomingMessage) => readJsonObject(req, { blankIsEmpty: true });
 
 function reply(res: ServerResponse, status: number, body?: unknown): void {
   const text = body === undefined ? '' : JSON.stringify(body);
@@ -159,8 +150,7 @@ export async function serveControl(
     }
     return reply(res, 404, { error: `no emulator endpoint ${m} /__emulator/${parts.join('/')}` });
   } catch (e) {
-    if (e instanceof OrgMutationError) return reply(res, e.status, { error: e.message });
-    if (e instanceof SyntaxError) return reply(res, 400, { error: 'body is not JSON' });
-    throw e;
+    const { status, body } = adminErrorAnswer(e);
+    reply(res, status, body);
   }
 }

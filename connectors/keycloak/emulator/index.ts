@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateOrg, prng, type Org } from '../../emulator-kit/org.js';
+import { generateOrg, orgShape, prng, type Org } from '../../emulator-kit/org.js';
 import type { EmulatorOptions, FaultOptions, RunningEmulator } from '../../emulator-kit/types.js';
 import { serveControl } from './admin.js';
 import { serveKeycloak, type EmulatedRealm, type EmulatorState, type FailureRule } from './server.js';
@@ -82,18 +82,7 @@ function withUuids(org: Org, seed: number): Org {
 
 export async function startEmulator(opts: KeycloakEmulatorOptions): Promise<KeycloakEmulator> {
   const realmName = opts.realm ?? 'acme';
-  const org =
-    opts.org ??
-    withUuids(
-      generateOrg({
-        users: opts.users,
-        groups: opts.groups,
-        membersPerGroup: opts.membersPerGroup,
-        nestingDepth: opts.nestingDepth,
-        seed: opts.seed,
-      }),
-      opts.seed,
-    );
+  const org = opts.org ?? withUuids(generateOrg(orgShape(opts)), opts.seed);
   const clientSecret = randomBytes(24).toString('base64url');
   const adminPassword = randomBytes(18).toString('base64url');
   const serviceAccount = { id: '5e7f1c7a-0000-4000-8000-5e7f1c7a0001', username: 'service-account-dirsync' };

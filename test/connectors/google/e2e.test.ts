@@ -21,8 +21,12 @@ import { foreignKeyFile } from '../../../connectors/google/emulator/token.js';
 import { googleConnector } from '../../../connectors/google/index.js';
 import type { Connector } from '../../../connectors/types.js';
 import { runSync } from '../../../src/pipeline/run.js';
-import { DirsyncError } from '../../../src/errors.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import {
+  directoryState,
+  expectFailedRunChangesNothing as expectFailed,
+  type DirectoryState,
+} from '../../helpers/truth.js';
 import { silent, startGoogle, truth } from './helpers.js';
 
 let db: TestDatabase;
@@ -30,38 +34,8 @@ let emu: GoogleEmulator;
 let config: ConnectorConfig;
 const connector = googleConnector as unknown as Connector;
 
-interface DirectoryState {
-  users: Map<string, { username: string; active: boolean }>;
-  groups: Map<string, string>;
-  memberships: Set<string>;
-  nesting: Set<string>;
-}
-
-async function directory(): Promise<DirectoryState> {
-  const name = config.name;
-  const users = await db.pool.query<{ external_id: string; username: string; active: boolean }>(
-    'SELECT external_id, username, active FROM dirsync.users WHERE connector = $1',
-    [name],
-  );
-  const groups = await db.pool.query<{ external_id: string; name: string }>(
-    'SELECT external_id, name FROM dirsync.groups WHERE connector = $1 AND NOT local',
-    [name],
-  );
-  const members = await db.pool.query<{ g: string; u: string }>(
-    'SELECT group_external_id AS g, user_external_id AS u FROM dirsync.user_memberships WHERE connector = $1',
-    [name],
-  );
-  const nesting = await db.pool.query<{ p: string; c: string }>(
-    'SELECT parent_external_id AS p, child_external_id AS c FROM dirsync.group_nesting WHERE connector = $1',
-    [name],
-  );
-  return {
-    users: new Map(users.rows.map((r) => [r.external_id, { username: r.username, active: r.active }])),
-    groups: new Map(groups.rows.map((r) => [r.external_id, r.name])),
-    memberships: new Set(members.rows.map((r) => `${r.g}>user:${r.u}`)),
-    nesting: new Set(nesting.rows.map((r) => `${r.p}>group:${r.c}`)),
-  };
-}
+const directory = (): Promise<DirectoryState> =>
+  directoryState(db.pool, config.name, (parent, kind, child) => `${parent}>${kind}:${child}`);
 
 function expected(): DirectoryState {
   const t = truth(emu);
@@ -76,16 +50,7 @@ function expected(): DirectoryState {
 
 const sync = () => runSync({ pool: db.pool, config, connector, trigger: 'test', logger: silent });
 
-async function expectFailedRunChangesNothing(code: string): Promise<void> {
-  const before = await directory();
-  const err = await sync().then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DirsyncError);
-  expect((err as DirsyncError).code).toBe(code);
-  expect(await directory()).toEqual(before);
-}
+const expectFailedRunChangesNothing = (code: string) => expectFailed(sync, directory, code);
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -9,39 +9,14 @@ import type { GraphEmulator } from '../../../connectors/graph/emulator/index.js'
 import { graphConnector } from '../../../connectors/graph/index.js';
 import type { Connector } from '../../../connectors/types.js';
 import type { TestDatabase } from '../../helpers/db.js';
+import { directoryState, type DirectoryState } from '../../helpers/truth.js';
 
 export const connector = graphConnector as unknown as Connector;
 
-export interface DirectoryState {
-  users: Map<string, { username: string; active: boolean }>;
-  groups: Map<string, string>;
-  memberships: Set<string>;
-  nesting: Set<string>;
-}
+export type { DirectoryState };
 
-export async function directory(db: TestDatabase, name: string): Promise<DirectoryState> {
-  const users = await db.pool.query<{ external_id: string; username: string; active: boolean }>(
-    'SELECT external_id, username, active FROM dirsync.users WHERE connector = $1',
-    [name],
-  );
-  const groups = await db.pool.query<{ external_id: string; name: string }>(
-    'SELECT external_id, name FROM dirsync.groups WHERE connector = $1 AND NOT local',
-    [name],
-  );
-  const members = await db.pool.query<{ g: string; u: string }>(
-    'SELECT group_external_id AS g, user_external_id AS u FROM dirsync.user_memberships WHERE connector = $1',
-    [name],
-  );
-  const nesting = await db.pool.query<{ p: string; c: string }>(
-    'SELECT parent_external_id AS p, child_external_id AS c FROM dirsync.group_nesting WHERE connector = $1',
-    [name],
-  );
-  return {
-    users: new Map(users.rows.map((r) => [r.external_id, { username: r.username, active: r.active }])),
-    groups: new Map(groups.rows.map((r) => [r.external_id, r.name])),
-    memberships: new Set(members.rows.map((r) => `${r.g}|user|${r.u}`)),
-    nesting: new Set(nesting.rows.map((r) => `${r.p}|group|${r.c}`)),
-  };
+export function directory(db: TestDatabase, name: string): Promise<DirectoryState> {
+  return directoryState(db.pool, name, (parent, kind, child) => `${parent}|${kind}|${child}`);
 }
 
 /** Group edges that close a nesting cycle: the pipeline holds them. */

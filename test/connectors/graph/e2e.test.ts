@@ -18,9 +18,9 @@ import {
   updateUser,
 } from '../../../connectors/emulator-kit/mutate.js';
 import { graphId, type GraphEmulator } from '../../../connectors/graph/emulator/index.js';
-import { DirsyncError } from '../../../src/errors.js';
 import { runSync } from '../../../src/pipeline/run.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { expectFailedRunChangesNothing as expectFailed } from '../../helpers/truth.js';
 import { configFor, connector, directory, expectSame, expected } from './directory.js';
 import { emulator, silent } from './helpers.js';
 
@@ -42,16 +42,7 @@ describe('graph end to end', () => {
     return res.statusCode;
   }
 
-  async function expectFailedRunChangesNothing(code: string): Promise<void> {
-    const before = await dir();
-    const err = await sync().then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(DirsyncError);
-    expect((err as DirsyncError).code).toBe(code);
-    expect(await dir()).toEqual(before);
-  }
+  const expectFailedRunChangesNothing = (code: string) => expectFailed(sync, dir, code);
 
   beforeAll(async () => {
     db = await createTestDatabase();

@@ -21,41 +21,15 @@ import type { Connector } from '../../../connectors/types.js';
 import { runSync } from '../../../src/pipeline/run.js';
 import { DirsyncError } from '../../../src/errors.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { directorySets, type DirectorySets } from '../../helpers/truth.js';
 import { silent } from './helpers.js';
 
 const connector = keycloakConnector as unknown as Connector;
 
-interface Directory {
-  users: Set<string>;
-  groups: Set<string>;
-  memberships: Set<string>;
-  nesting: Set<string>;
-}
+type Directory = DirectorySets;
 
-async function directory(pool: pg.Pool, name: string): Promise<Directory> {
-  const users = await pool.query<{ external_id: string; username: string; active: boolean }>(
-    'SELECT external_id, username, active FROM dirsync.users WHERE connector = $1',
-    [name],
-  );
-  const groups = await pool.query<{ external_id: string; name: string }>(
-    'SELECT external_id, name FROM dirsync.groups WHERE connector = $1 AND NOT local',
-    [name],
-  );
-  const members = await pool.query<{ g: string; u: string }>(
-    'SELECT group_external_id AS g, user_external_id AS u FROM dirsync.user_memberships WHERE connector = $1',
-    [name],
-  );
-  const nesting = await pool.query<{ p: string; c: string }>(
-    'SELECT parent_external_id AS p, child_external_id AS c FROM dirsync.group_nesting WHERE connector = $1',
-    [name],
-  );
-  return {
-    users: new Set(users.rows.map((r) => `${r.external_id}|${r.username}|${r.active}`)),
-    groups: new Set(groups.rows.map((r) => `${r.external_id}|${r.name}`)),
-    memberships: new Set(members.rows.map((r) => `${r.g}>${r.u}`)),
-    nesting: new Set(nesting.rows.map((r) => `${r.p}>${r.c}`)),
-  };
-}
+const directory = (pool: pg.Pool, name: string): Promise<Directory> =>
+  directorySets(pool, name, (r) => `${r.external_id}|${r.username}|${r.active}`);
 
 function truth(emu: KeycloakEmulator): Directory {
   const org = emu.org;
