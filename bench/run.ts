@@ -3,14 +3,18 @@
  *
  * Generates an org (default 100,000 users, 10,000 groups, ~1,000,000 direct memberships, 2,000
  * group-in-group edges up to 5 deep) as NDJSON, then in a fresh database: initial sync, unchanged
- * re-sync, and a re-sync with about 1% changed. Prints wall time per phase, rows written and peak RSS.
+ * re-sync (the fast path, then --full-resync), and a re-sync with about 1% changed, each sync in a
+ * fresh process. Prints wall time per phase, rows written and each sync's peak RSS.
  *
  * Flags: --users N --groups N --members-per-group N --nested N --keep (keep the database)
  */
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { parseConnectorConfig } from '../config/load.js';
@@ -19,7 +23,7 @@ import type { Connector } from '../connectors/types.js';
 import { countMemberships, generateOrg, type Org } from '../connectors/emulator-kit/org.js';
 import { createLogger } from '../src/logger.js';
 import { runSync, type RunSummary } from '../src/pipeline/run.js';
-import { createPool, databaseUrl } from '../src/store/db.js';
+import { CONNECTIONS_PER_RUN, createPool, databaseUrl } from '../src/store/db.js';
 import { migrate } from '../src/store/migrate.js';
 import { formatDuration } from '../src/util/duration.js';
 
@@ -30,10 +34,16 @@ const { values: args } = parseArgs({
     'members-per-group': { type: 'string', default: '100' },
     nested: { type: 'string', default: '2000' },
     keep: { type: 'boolean', default: false },
+    // Internal: one sync in a child process.
+    child: { type: 'boolean', default: false },
+    url: { type: 'string' },
+    file: { type: 'string' },
+    full: { type: 'boolean', default: false },
   },
 });
 
 const DATA = join(import.meta.dirname, '.data');
+const execFileAsync = promisify(execFile);
 
 async function writeSnapshot(org: Org, path: string): Promise<void> {
   const out = createWriteStream(path);
@@ -100,11 +110,19 @@ function changeOnePercent(org: Org): void {
   }
 }
 
-function rss(): string {
-  return `${Math.round(process.resourceUsage().maxRSS / 1024)} MB`;
+function rssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
 }
 
-function report(label: string, s: RunSummary, wallMs: number): void {
+/** What a sync child process reports back on its last stdout line. */
+interface ChildResult {
+  summary: RunSummary;
+  wallMs: number;
+  peakRssMb: number;
+}
+
+function report(label: string, r: ChildResult): void {
+  const s = r.summary;
   const c = s.counts;
   const rows =
     Object.values(c.users).reduce((a, b) => a + b, 0) +
@@ -114,12 +132,54 @@ function report(label: string, s: RunSummary, wallMs: number): void {
   const phases = Object.entries(s.phaseMs)
     .map(([p, ms]) => `${p} ${formatDuration(ms)}`)
     .join(', ');
-  console.log(`\n${label}: ${formatDuration(wallMs)} wall, status ${s.status}`);
-  console.log(`  phases: ${phases}`);
+  console.log(`\n${label}: ${formatDuration(r.wallMs)} wall, status ${s.status}, peak RSS ${r.peakRssMb} MB`);
+  console.log(`  phases: ${phases}${s.unchangedSince ? ' (fast path: unchanged since the last apply)' : ''}`);
   console.log(
     `  changes written: ${rows} (users ${JSON.stringify(c.users)}, groups ${JSON.stringify(c.groups)}, memberships ${JSON.stringify(c.memberships)})`,
   );
-  console.log(`  peak RSS so far: ${rss()}`);
+}
+
+/**
+ * One sync in this process (`--child`): the parent starts a fresh process per sync, so each
+ * figure's peak RSS is the sync's own, not the generator's.
+ */
+async function child(): Promise<void> {
+  const pool = createPool(args.url as string, CONNECTIONS_PER_RUN + 2);
+  try {
+    const config = parseConnectorConfig(
+      {
+        name: 'bench',
+        kind: 'file',
+        path: args.file,
+        guard: {
+          minRemovals: 1_000_000,
+          users: { maxCount: 1_000_000 },
+          memberships: { maxCount: 1_000_000 },
+        },
+      },
+      fileConnector as unknown as Connector,
+    );
+    const start = performance.now();
+    const summary = await runSync({
+      pool,
+      config,
+      connector: fileConnector as unknown as Connector,
+      trigger: 'cli',
+      logger: createLogger('warn'),
+      fullResync: args.full,
+    });
+    const result: ChildResult = { summary, wallMs: performance.now() - start, peakRssMb: rssMb() };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function syncInChild(url: string, file: string, full: boolean): Promise<ChildResult> {
+  const argv = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', '--url', url, '--file', file];
+  if (full) argv.push('--full');
+  const { stdout } = await execFileAsync(process.execPath, argv, { maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as ChildResult;
 }
 
 async function main(): Promise<void> {
@@ -140,51 +200,35 @@ async function main(): Promise<void> {
     `org: ${org.users.length} users, ${org.groups.length} groups, ${countMemberships(org)} memberships, ${nested} nested groups ` +
       `(generated and written in ${formatDuration(performance.now() - t0)})`,
   );
+  changeOnePercent(org);
+  const changed = join(DATA, 'org-1pct.ndjson');
+  await writeSnapshot(org, changed);
 
   const dbName = `dirsync_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: databaseUrl().replace(/\/[^/]*$/, '/postgres') });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
   const url = databaseUrl().replace(/\/[^/]*$/, `/${dbName}`);
-  const pool = createPool(url, 10);
+  const pool = createPool(url, 2);
   await migrate(pool);
-  const config = parseConnectorConfig(
-    {
-      name: 'bench',
-      kind: 'file',
-      path,
-      guard: { minRemovals: 1_000_000, users: { maxCount: 1_000_000 }, memberships: { maxCount: 1_000_000 } },
-    },
-    fileConnector as unknown as Connector,
-  );
-  const logger = createLogger('warn');
-  const sync = async (label: string) => {
-    const start = performance.now();
-    const s = await runSync({
-      pool,
-      config,
-      connector: fileConnector as unknown as Connector,
-      trigger: 'cli',
-      logger,
-    });
-    report(label, s, performance.now() - start);
-    return s;
-  };
-  console.log(`database ${dbName}; memory before syncing: ${rss()}`);
+  console.log(`database ${dbName}; each sync runs in a fresh process`);
   try {
-    await sync('initial sync');
-    const unchanged = await sync('unchanged re-sync');
-    const written = Object.values(unchanged.counts)
+    report('initial sync', await syncInChild(url, path, false));
+    const fast = await syncInChild(url, path, false);
+    report('unchanged re-sync (fast path)', fast);
+    if (fast.summary.unchangedSince === undefined)
+      throw new Error('the unchanged re-sync did not take the fast path');
+    const full = await syncInChild(url, path, true);
+    report('unchanged re-sync, --full-resync (check and diff everything)', full);
+    const written = Object.values(full.summary.counts)
       .flatMap((o: Record<string, number>) => Object.values(o))
       .reduce((a, b) => a + b, 0);
-    if (written !== 0) throw new Error(`unchanged re-sync wrote ${written} changes`);
-    changeOnePercent(org);
-    await writeSnapshot(org, path);
-    await sync('1%-changed re-sync');
+    if (written !== 0) throw new Error(`the unchanged re-sync wrote ${written} changes`);
+    report('1%-changed re-sync', await syncInChild(url, changed, false));
     const { rows } = await pool.query<{ size: string }>(
       `SELECT pg_size_pretty(pg_database_size(current_database())) AS size`,
     );
-    console.log(`\ndatabase size after three runs: ${rows[0]?.size}; peak RSS: ${rss()}`);
+    console.log(`\ndatabase size after four runs: ${rows[0]?.size}`);
   } finally {
     await pool.end();
     if (!args.keep) await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
@@ -192,4 +236,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (args.child) await child();
+else await main();

@@ -1,11 +1,11 @@
 /**
  * The `dirsync` command line. Every command validates the config first and fails with one clear
- * message (and every config problem listed) before touching anything.
+ * message (and every config problem listed) before touching anything. The worker, the server and
+ * the demo load on use, so `dirsync sync` does not carry BullMQ or Fastify.
  */
 import { Command, CommanderError } from 'commander';
 import type pg from 'pg';
 import { findConnector, loadConfig } from '../config/load.js';
-import { syncNowCommand, workerCommand } from '../jobs/cli.js';
 import { readyLine } from '../connectors/emulator-kit/types.js';
 import { EMULATOR_KINDS, startEmulator, type EmulatorKind } from '../connectors/emulators.js';
 import type { DirsyncConfig } from '../config/schema.js';
@@ -13,9 +13,7 @@ import { changeText, statusText, summaryText } from './cli/format.js';
 import { DirsyncError, toDirsyncError } from './errors.js';
 import { createLogger, setRootLogger } from './logger.js';
 import { approveRun, rejectRun } from './pipeline/approve.js';
-import { DEMO_CONCURRENCY, runDemo } from './demo.js';
 import { runSync, type RunSummary } from './pipeline/run.js';
-import { serve } from './serve.js';
 import { CONNECTIONS_PER_RUN, createPool, databaseUrl, ensureDatabase } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { connectorStatuses, runChanges, runProblems } from './store/queries.js';
@@ -128,6 +126,7 @@ export function buildProgram(): Command {
     .option('--concurrency <n>', 'runs at once in this process (default: queue.concurrency)')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port')
     .action(async (o: { concurrency?: string; metricsPort?: string }) => {
+      const { workerCommand } = await import('../jobs/cli.js');
       process.exitCode = await workerCommand({
         ...(o.concurrency ? { concurrency: Number(o.concurrency) } : {}),
         ...(o.metricsPort ? { metricsPort: Number(o.metricsPort) } : {}),
@@ -141,6 +140,7 @@ export function buildProgram(): Command {
     .option('--wait', 'wait for the run and exit like `dirsync sync` (0, 1 or 3)')
     .option('--json', 'print JSON')
     .action(async (name: string, o: { full?: boolean; wait?: boolean; json?: boolean }) => {
+      const { syncNowCommand } = await import('../jobs/cli.js');
       process.exitCode = await syncNowCommand(name, o);
     });
 
@@ -250,6 +250,7 @@ export function buildProgram(): Command {
     .option('--port <port>', 'port')
     .action(async (o: { host?: string; port?: string }) => {
       const config = setup();
+      const { serve } = await import('./serve.js');
       await withDatabase(async (pool) => {
         const s = await serve({
           config,
@@ -273,6 +274,7 @@ export function buildProgram(): Command {
     .action(async (o: { port?: string }) => {
       process.env.DIRSYNC_LOG_LEVEL ??= 'error';
       setRootLogger(createLogger(process.env.DIRSYNC_LOG_LEVEL));
+      const { DEMO_CONCURRENCY, runDemo } = await import('./demo.js');
       await withDatabase(async (pool) => {
         await runDemo({ pool, ...(o.port ? { port: Number(o.port) } : {}) });
       }, DEMO_CONCURRENCY);

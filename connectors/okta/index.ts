@@ -1,26 +1,15 @@
 /**
- * The `okta` connector: users, groups and group members of an Okta org through the official
- * `@okta/okta-sdk-nodejs` v8, with an API token (SSWS) or an OAuth 2.0 service app (private key,
- * DPoP when the app requires it). See README.md for setup and quirks.
+ * The `okta` connector. Only the config schema loads eagerly: the SDK, the client and the reader
+ * load on the first `open`, so validating a config, or syncing another IdP, never pays for them
+ * (in memory or start-up time).
  */
-import { emptyStats, type Connector, type Source } from '../types.js';
-import { createOktaApi } from './client.js';
+import type { Connector } from '../types.js';
 import { oktaConfigSchema, type OktaConfig } from './config.js';
-import { readOrg } from './read.js';
 
 export { oktaConfigSchema, type OktaConfig } from './config.js';
 
 export const oktaConnector: Connector<OktaConfig> = {
   kind: 'okta',
   configSchema: oktaConfigSchema,
-  async open(config, ctx): Promise<Source> {
-    const stats = emptyStats();
-    // Resolves secrets and parses the key now, so a bad credential fails before anything is read.
-    const api = createOktaApi(config, stats, ctx.signal, ctx.logger);
-    return {
-      read: () => readOrg(api, config, ctx, stats),
-      stats: () => stats,
-      close: () => api.close(),
-    };
-  },
+  open: async (config, ctx) => (await import('./source.js')).oktaConnectorImpl.open(config, ctx),
 };
