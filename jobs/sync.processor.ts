@@ -20,8 +20,7 @@ import { DelayedError, UnrecoverableError, type Job, type MinimalJob } from 'bul
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { DirsyncConfig } from '../config/schema.js';
-import { DirsyncError, toDirsyncError } from '../src/errors.js';
-import { runSync, type RunError, type RunProgress, type RunSyncOptions } from '../src/pipeline/run.js';
+import { classifyRunError, runSync, type RunError, type RunProgress } from '../src/pipeline/run.js';
 import { recordRunFailure, recordRunSummary, type SyncMetrics } from './metrics.js';
 import { BACKOFF_TYPE, type SyncJobData, type SyncJobProgress, type SyncJobResult } from './payloads.js';
 import { reapAbandonedRuns } from './reaper.js';
@@ -53,38 +52,6 @@ export class SyncJobError extends Error {
     if (err.retryAfterMs !== undefined) this.retryAfterMs = err.retryAfterMs;
     if (err.runId !== undefined) this.runId = err.runId;
   }
-}
-
-/**
- * Database errors that a retry can outlive: the server restarting or failing over (57P01-57P03,
- * class 08), serialization failures and deadlocks (40001, 40P01), too many connections (53300), or
- * the socket dropping. runSync reports them as DIRSYNC_E_INTERNAL (not retryable) when they happen
- * outside apply; the processor treats them as DIRSYNC_E_DB_UNAVAILABLE (retryable) instead.
- */
-export function isTransientDatabaseError(e: unknown): boolean {
-  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
-    const code = (c as { code?: unknown }).code;
-    if (typeof code !== 'string') continue;
-    if (/^(57P0[123]|08...|40001|40P01|53300)$/.test(code)) return true;
-    if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return true;
-    const message = (c as { message?: unknown }).message;
-    if (typeof message === 'string' && /Connection terminated unexpectedly/.test(message)) return true;
-  }
-  return false;
-}
-
-function classify(e: unknown): RunError {
-  const err = toDirsyncError(e) as RunError;
-  if (err.code !== 'DIRSYNC_E_INTERNAL' || !isTransientDatabaseError(err.cause ?? e)) return err;
-  const db: RunError = new DirsyncError(
-    'DIRSYNC_E_DB_UNAVAILABLE',
-    err.message.replace(/^Internal error: /, ''),
-    {
-      cause: err.cause ?? e,
-    },
-  );
-  if (err.runId !== undefined) db.runId = err.runId;
-  return db;
 }
 
 function unrecoverable(err: RunError): UnrecoverableError {
@@ -133,19 +100,6 @@ async function failureFigures(pool: pg.Pool, runId: number | undefined) {
   return rows[0];
 }
 
-/**
- * The run row's job metadata. runSync spreads `job` into createRun, which reads `jobId` (not
- * `id`), so both are passed until run.ts maps `id` → `jobId` itself (reported to the pipeline owner).
- */
-function runJobMeta(id: string | undefined, attempt: number, worker: string): RunSyncOptions['job'] {
-  const meta: NonNullable<RunSyncOptions['job']> & { jobId?: string } = { attempt, worker };
-  if (id) {
-    meta.id = id;
-    meta.jobId = id;
-  }
-  return meta;
-}
-
 export function createSyncProcessor(deps: SyncProcessorDeps) {
   const busyRetryMs = deps.busyRetryMs ?? 5000;
   const progressIntervalMs = deps.progressIntervalMs ?? 1000;
@@ -182,7 +136,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps) {
         logger: jobLog,
         signal: deps.shutdown,
         onProgress: progressReporter(job, attempt, progressIntervalMs),
-        job: runJobMeta(job.id, attempt, deps.workerId),
+        job: { ...(job.id ? { id: job.id } : {}), attempt, worker: deps.workerId },
       });
       if (deps.metrics) recordRunSummary(deps.metrics, summary, seconds());
       return {
@@ -194,7 +148,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps) {
         throttled: summary.throttled,
       };
     } catch (e) {
-      const err = classify(e);
+      const err: RunError = classifyRunError(e);
       if (err.code === 'DIRSYNC_E_RUN_IN_PROGRESS') {
         const wait = Math.round(busyRetryMs * (1 + Math.random() / 2));
         log.info({ retryInMs: wait }, 'another run of this connector is in progress; trying again later');

@@ -9,6 +9,7 @@ import type { Connector, Source, SourceStats } from '../../connectors/types.js';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { DirsyncError, toDirsyncError } from '../errors.js';
 import { rootLogger } from '../logger.js';
+import { isTransientDatabaseError } from '../store/db.js';
 import { applyDiff, directoryVersion, RUN_LOCK, lockKeySql } from './apply.js';
 import { checkSnapshot, type CheckCounts } from './check.js';
 import { diffSnapshot, emptyCounts, type ChangeCounts, type DiffResult } from './diff.js';
@@ -87,17 +88,10 @@ function snapshotFigures(f: FetchResult | null, c: CheckCounts | null): Record<s
   return out;
 }
 
-/** SQLSTATE classes a later attempt can outlive: connection loss, shutdown, deadlock, serialization. */
-const TRANSIENT_SQLSTATE = /^(08|57P0[1-3]|40001|40P01|53300)/;
-
 /** Any error as a DirsyncError; a database that went away mid-run is retryable, not internal. */
-function classifyError(e: unknown): DirsyncError {
+export function classifyRunError(e: unknown): DirsyncError {
   if (e instanceof DirsyncError) return e;
-  const code = (e as { code?: unknown } | null)?.code;
-  const transient =
-    (typeof code === 'string' && TRANSIENT_SQLSTATE.test(code)) ||
-    /Connection terminated|ECONNREFUSED|ECONNRESET/.test(String((e as Error | null)?.message));
-  return toDirsyncError(e, transient ? 'DIRSYNC_E_DB_UNAVAILABLE' : 'DIRSYNC_E_INTERNAL');
+  return toDirsyncError(e, isTransientDatabaseError(e) ? 'DIRSYNC_E_DB_UNAVAILABLE' : 'DIRSYNC_E_INTERNAL');
 }
 
 export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
@@ -347,7 +341,7 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
       throttled: stats.throttled,
     };
   } catch (e) {
-    const err: RunError = classifyError(
+    const err: RunError = classifyRunError(
       abort.signal.aborted && !(e instanceof DirsyncError) ? abort.signal.reason : e,
     );
     if (runId > 0) {

@@ -104,3 +104,20 @@ export async function withTransaction<T>(
     client.release();
   }
 }
+
+/**
+ * Database errors that a retry can outlive: the server restarting or failing over (57P01-57P03,
+ * class 08), serialization failures and deadlocks (40001, 40P01), too many connections (53300), or
+ * the socket dropping. The pipeline reports them as DIRSYNC_E_DB_UNAVAILABLE (retryable).
+ */
+export function isTransientDatabaseError(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code !== 'string') continue;
+    if (/^(57P0[123]|08...|40001|40P01|53300)$/.test(code)) return true;
+    if (/^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/.test(code)) return true;
+    const message = (c as { message?: unknown }).message;
+    if (typeof message === 'string' && /Connection terminated unexpectedly/.test(message)) return true;
+  }
+  return false;
+}

@@ -103,13 +103,7 @@ export async function harness(
             trigger: job.data.trigger,
             fullResync: job.data.fullResync ?? false,
             logger: silentLogger,
-            // runSync spreads `job` into createRun, which reads `jobId` (see the report).
-            job: {
-              id: job.id ?? '',
-              jobId: job.id ?? '',
-              attempt: job.attemptsMade + 1,
-              worker: 'test',
-            } as never,
+            job: { id: job.id ?? '', attempt: job.attemptsMade + 1, worker: 'test' },
             onProgress: (p) =>
               void job.updateProgress({ ...p, connector: cfg.name, attempt: 1 }).catch(() => {}),
           });
