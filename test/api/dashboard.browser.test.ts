@@ -168,6 +168,16 @@ describe('dashboard in Chromium', () => {
     await page.keyboard.type('user2');
     await page.keyboard.press('Enter');
     await expectVisible(page.getByText('1 users matching “user2”'));
+    // The groups list of the same directory, one link away.
+    await page.getByRole('link', { name: 'Groups →' }).click();
+    await expectVisible(page.getByRole('heading', { level: 1, name: 'Groups of acme-hr' }));
+    await expect.poll(() => page.locator('table.grid tbody > tr').count()).toBeGreaterThan(0);
+    await expectVisible(page.getByRole('link', { name: 'sre', exact: true }));
+    await page.getByRole('link', { name: 'Users →' }).click();
+    await page.getByLabel('Find a user').focus();
+    await page.keyboard.type('user2');
+    await page.keyboard.press('Enter');
+    await expectVisible(page.getByText('1 users matching “user2”'));
     await page.getByRole('link', { name: 'user2', exact: true }).click();
     await expectVisible(page.getByRole('heading', { level: 1, name: 'User 2' }));
     const groups = page.locator('ul.groups');

@@ -800,56 +800,104 @@ function dirCrumbs(name, ...rest) {
   );
 }
 
-async function usersPage({ name }, params) {
+/** A grid table: column headers (text, or [text, class]) and ready rows. */
+function gridTable(headers, rows) {
+  return h(
+    'table',
+    { class: 'grid' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((c) =>
+          Array.isArray(c) ? h('th', { scope: 'col', class: c[1] }, c[0]) : h('th', { scope: 'col' }, c),
+        ),
+      ),
+    ),
+    h('tbody', {}, rows),
+  );
+}
+
+/** What differs between the users and the groups list of a directory. */
+const DIRECTORY_LISTS = {
+  users: {
+    title: 'Users',
+    other: 'groups',
+    find: 'Find a user',
+    headers: ['Username', 'Name', 'Email', 'Status', 'Updated'],
+    row: (name, u) =>
+      h(
+        'tr',
+        {},
+        h(
+          'td',
+          {},
+          h('a', { href: `#/connectors/${name}/users/${encodeURIComponent(u.externalId)}` }, u.username),
+        ),
+        h('td', {}, u.displayName ?? '—'),
+        h('td', {}, u.email ?? '—'),
+        h('td', {}, u.active ? 'active' : h('span', { class: 'badge badge-failed' }, 'deactivated')),
+        h('td', {}, time(u.updatedAt)),
+      ),
+  },
+  groups: {
+    title: 'Groups',
+    other: 'users',
+    find: 'Find a group',
+    headers: ['Group', 'Description', ['Direct users', 'num'], ['Subgroups', 'num']],
+    row: (name, g) =>
+      h(
+        'tr',
+        {},
+        h(
+          'td',
+          {},
+          h('a', { href: `#/connectors/${name}/groups/${encodeURIComponent(g.externalId)}` }, g.name),
+          g.local ? h('span', { class: 'tag' }, 'local') : null,
+        ),
+        h('td', {}, g.description ?? '—'),
+        h('td', { class: 'num' }, num(g.directUsers)),
+        h('td', { class: 'num' }, num(g.subgroups)),
+      ),
+  },
+};
+
+/** The users or the groups of a directory: search, count, a table and a pager. */
+async function directoryListPage(kind, name, params) {
+  const list = DIRECTORY_LISTS[kind];
   const q = params.get('q') ?? '';
   const offset = Number(params.get('offset') ?? 0);
-  const page = await api(`/api/connectors/${encodeURIComponent(name)}/users${qs({ q, offset, limit: 50 })}`);
+  const page = await api(
+    `/api/connectors/${encodeURIComponent(name)}/${kind}${qs({ q, offset, limit: 50 })}`,
+  );
   return [
-    dirCrumbs(name, 'users'),
-    h('h1', {}, `Users of ${name}`),
-    h('p', {}, h('a', { href: `#/connectors/${name}/groups` }, 'Groups →')),
-    searchForm(`/connectors/${name}/users`, q, 'Find a user'),
-    h('p', { class: 'muted' }, `${num(page.total)} users${q ? ` matching “${q}”` : ''}`),
+    dirCrumbs(name, kind),
+    h('h1', {}, `${list.title} of ${name}`),
+    h(
+      'p',
+      {},
+      h('a', { href: `#/connectors/${name}/${list.other}` }, `${DIRECTORY_LISTS[list.other].title} →`),
+    ),
+    searchForm(`/connectors/${name}/${kind}`, q, list.find),
+    h('p', { class: 'muted' }, `${num(page.total)} ${kind}${q ? ` matching “${q}”` : ''}`),
     page.items.length
-      ? h(
-          'table',
-          { class: 'grid' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ['Username', 'Name', 'Email', 'Status', 'Updated'].map((t) => h('th', { scope: 'col' }, t)),
-            ),
-          ),
-          h(
-            'tbody',
-            {},
-            page.items.map((u) =>
-              h(
-                'tr',
-                {},
-                h(
-                  'td',
-                  {},
-                  h(
-                    'a',
-                    { href: `#/connectors/${name}/users/${encodeURIComponent(u.externalId)}` },
-                    u.username,
-                  ),
-                ),
-                h('td', {}, u.displayName ?? '—'),
-                h('td', {}, u.email ?? '—'),
-                h('td', {}, u.active ? 'active' : h('span', { class: 'badge badge-failed' }, 'deactivated')),
-                h('td', {}, time(u.updatedAt)),
-              ),
-            ),
-          ),
+      ? gridTable(
+          list.headers,
+          page.items.map((x) => list.row(name, x)),
         )
       : null,
-    pager(page, (o) => go(`/connectors/${name}/users`, { q, offset: o })),
+    pager(page, (o) => go(`/connectors/${name}/${kind}`, { q, offset: o })),
   ];
+}
+
+function usersPage({ name }, params) {
+  return directoryListPage('users', name, params);
+}
+
+function groupsPage({ name }, params) {
+  return directoryListPage('groups', name, params);
 }
 
 async function userPage({ name, id }) {
@@ -904,54 +952,6 @@ async function userPage({ name, id }) {
     Object.keys(u.attributes).length
       ? [h('h2', {}, 'Attributes'), h('pre', {}, JSON.stringify(u.attributes, null, 2))]
       : null,
-  ];
-}
-
-async function groupsPage({ name }, params) {
-  const q = params.get('q') ?? '';
-  const offset = Number(params.get('offset') ?? 0);
-  const page = await api(`/api/connectors/${encodeURIComponent(name)}/groups${qs({ q, offset, limit: 50 })}`);
-  return [
-    dirCrumbs(name, 'groups'),
-    h('h1', {}, `Groups of ${name}`),
-    h('p', {}, h('a', { href: `#/connectors/${name}/users` }, 'Users →')),
-    searchForm(`/connectors/${name}/groups`, q, 'Find a group'),
-    h('p', { class: 'muted' }, `${num(page.total)} groups${q ? ` matching “${q}”` : ''}`),
-    page.items.length
-      ? h(
-          'table',
-          { class: 'grid' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ['Group', 'Description', 'Direct users', 'Subgroups'].map((t) => h('th', { scope: 'col' }, t)),
-            ),
-          ),
-          h(
-            'tbody',
-            {},
-            page.items.map((g) =>
-              h(
-                'tr',
-                {},
-                h(
-                  'td',
-                  {},
-                  h('a', { href: `#/connectors/${name}/groups/${encodeURIComponent(g.externalId)}` }, g.name),
-                  g.local ? h('span', { class: 'tag' }, 'local') : null,
-                ),
-                h('td', {}, g.description ?? '—'),
-                h('td', { class: 'num' }, num(g.directUsers)),
-                h('td', { class: 'num' }, num(g.subgroups)),
-              ),
-            ),
-          ),
-        )
-      : null,
-    pager(page, (o) => go(`/connectors/${name}/groups`, { q, offset: o })),
   ];
 }
 
