@@ -216,7 +216,8 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     );
     o.onReady?.({ url: server.url, config });
     await stop;
-    out('Stopping…');
+    out('Stopping… (Ctrl-C again to stop at once)');
+    process.once('SIGINT', () => process.exit(130));
   } catch (e) {
     throw e instanceof DirsyncError
       ? e

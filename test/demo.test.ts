@@ -1,21 +1,24 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 
 let db: TestDatabase;
+let child: ChildProcess | undefined;
 beforeAll(async () => {
   db = await createTestDatabase();
   // A queue of its own, so a developer's running demo is not disturbed.
   await db.pool.query('SELECT 1');
 });
 afterAll(async () => {
+  // A failed assertion must not leave the demo (emulators, worker, server) running.
+  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await db.drop();
 });
 
 describe('npm run demo', () => {
   it('starts the emulators, a worker and the dashboard, syncs every directory, prints the URL, and stops on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'demo', '--port', '0'], {
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'demo', '--port', '0'], {
       env: {
         ...process.env,
         DATABASE_URL: db.url,
@@ -24,15 +27,16 @@ describe('npm run demo', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    child = demo;
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    demo.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const lines: string[] = [];
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`no dashboard line; output:\n${lines.join('\n')}\n${stderr}`)),
         170_000,
       );
-      createInterface({ input: child.stdout }).on('line', (line) => {
+      createInterface({ input: demo.stdout }).on('line', (line) => {
         lines.push(line);
         const m = /^Dashboard: (http:\/\/\S+)$/.exec(line);
         if (m) {
@@ -40,7 +44,7 @@ describe('npm run demo', () => {
           resolve(m[1] as string);
         }
       });
-      child.on('exit', (code) => reject(new Error(`demo exited ${code}:\n${lines.join('\n')}\n${stderr}`)));
+      demo.on('exit', (code) => reject(new Error(`demo exited ${code}:\n${lines.join('\n')}\n${stderr}`)));
     });
     // Every directory synced once, successfully.
     const results = lines.filter((l) => /: run \d+ /.test(l));
@@ -58,8 +62,8 @@ describe('npm run demo', () => {
       'keycloak-emulator',
       'okta-emulator',
     ]);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
+    const exited = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
+    demo.kill('SIGINT');
     expect(await exited).toBe(0);
   }, 200_000);
 });
