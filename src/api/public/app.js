@@ -218,23 +218,7 @@ async function overview() {
             badge(c.status),
           ),
           h('p', { class: 'muted' }, `${c.name} · ${c.kind} · ${c.schedule}`),
-          h(
-            'dl',
-            { class: 'figures' },
-            h(
-              'div',
-              {},
-              h('dt', {}, 'Users'),
-              h('dd', {}, h('a', { href: `#/connectors/${c.name}/users` }, num(c.users))),
-            ),
-            h('div', {}, h('dt', {}, 'Active'), h('dd', {}, num(c.activeUsers))),
-            h(
-              'div',
-              {},
-              h('dt', {}, 'Groups'),
-              h('dd', {}, h('a', { href: `#/connectors/${c.name}/groups` }, num(c.groups))),
-            ),
-          ),
+          directoryFigures(c),
           c.running
             ? progressLine(c.running)
             : h(
@@ -353,24 +337,7 @@ async function connectorPage({ name }, params) {
           c.heldRuns.map((id, i) => [i ? ', ' : '', h('a', { href: `#/runs/${id}` }, `run #${id}`)]),
         )
       : null,
-    h(
-      'dl',
-      { class: 'figures' },
-      h(
-        'div',
-        {},
-        h('dt', {}, 'Users'),
-        h('dd', {}, h('a', { href: `#/connectors/${c.name}/users` }, num(c.users))),
-      ),
-      h('div', {}, h('dt', {}, 'Active'), h('dd', {}, num(c.activeUsers))),
-      h(
-        'div',
-        {},
-        h('dt', {}, 'Groups'),
-        h('dd', {}, h('a', { href: `#/connectors/${c.name}/groups` }, num(c.groups))),
-      ),
-      h('div', {}, h('dt', {}, 'Last success'), h('dd', {}, time(c.lastSuccessAt))),
-    ),
+    directoryFigures(c, h('div', {}, h('dt', {}, 'Last success'), h('dd', {}, time(c.lastSuccessAt)))),
     h('h2', {}, 'Runs over time'),
     chart(c.trend),
     h('h2', {}, 'Run history'),
@@ -797,6 +764,19 @@ function dirCrumbs(name, ...rest) {
     ' / ',
     h('a', { href: `#/connectors/${name}` }, name),
     ...rest.flatMap((r) => [' / ', r]),
+  );
+}
+
+/** A directory's size as a figures list (users and groups link to the browser), plus extra figures. */
+function directoryFigures(c, ...extra) {
+  const figure = (label, value) => h('div', {}, h('dt', {}, label), h('dd', {}, value));
+  return h(
+    'dl',
+    { class: 'figures' },
+    figure('Users', h('a', { href: `#/connectors/${c.name}/users` }, num(c.users))),
+    figure('Active', num(c.activeUsers)),
+    figure('Groups', h('a', { href: `#/connectors/${c.name}/groups` }, num(c.groups))),
+    ...extra,
   );
 }
 
