@@ -58,6 +58,48 @@ export interface SourceProblem {
 
 export type SnapshotItem = SourceUser | SourceGroup | SourceEdge | SourceProblem;
 
+/**
+ * A user or group that no longer exists in the IdP (deleted, or soft-deleted where the IdP keeps a
+ * recycle bin). Only change feeds yield it: in a full snapshot an object is removed by being absent.
+ */
+export interface SourceRemoval {
+  kind: 'removed';
+  objectType: 'user' | 'group';
+  externalId: string;
+}
+
+/** A direct membership edge that ended (change feeds only; a `SourceEdge` in a feed is an addition). */
+export interface SourceEdgeRemoval {
+  kind: 'edge-removed';
+  groupId: string;
+  memberType: 'user' | 'group';
+  memberId: string;
+}
+
+/**
+ * The direct members of `groupId` are exactly the `edge` items for that group that the feed yields
+ * after this marker (none: the group is empty). Lets a feed re-read a whole member list instead of
+ * reporting single additions and removals.
+ */
+export interface SourceMembersReset {
+  kind: 'members-reset';
+  groupId: string;
+}
+
+/**
+ * One item of a change feed. Items apply in the order yielded; re-applying a contiguous suffix of a
+ * feed (an overlap window) gives the same result, so feeds may re-read an overlap safely.
+ * `SourceUser` and `SourceGroup` are upserts of the whole mapped record; `SourceEdge` adds an edge.
+ */
+export type ChangeItem =
+  | SourceUser
+  | SourceGroup
+  | SourceEdge
+  | SourceProblem
+  | SourceRemoval
+  | SourceEdgeRemoval
+  | SourceMembersReset;
+
 /** Counters a source keeps while it reads; the pipeline stores them on the run. */
 export interface SourceStats {
   /** HTTP requests sent (including retries); 0 for file sources. */
@@ -107,6 +149,28 @@ export interface ConnectorContext {
 export interface Source {
   read(): AsyncIterable<SnapshotItem>;
   stats(): SourceStats;
+  /**
+   * Only after `read()` completed: the cursor from which this IdP's change feed continues the
+   * snapshot just read (for time-based feeds, a time taken before the read began, minus the overlap
+   * the IdP needs). Absent or null when the connector has no feed.
+   */
+  cursor?(): string | null;
+  /** Releases sockets, timers and tokens. Called once, after success or failure. */
+  close(): Promise<void>;
+}
+
+/**
+ * The changes of an IdP since a cursor. `read()` yields them in order and throws a
+ * {@link DirsyncError} on failure (never ends early). The invariant every feed keeps: applying a
+ * feed to the records of the full read (or feeds) it continues yields exactly the records a full
+ * read with the same context would yield now. So a feed whose full read had a group filter pushed
+ * down must, for a group that newly matches it, yield the group, a `members-reset` and its members.
+ */
+export interface ChangeFeed {
+  read(): AsyncIterable<ChangeItem>;
+  /** Only after `read()` completed: the cursor the next feed continues from. */
+  cursor(): string;
+  stats(): SourceStats;
   /** Releases sockets, timers and tokens. Called once, after success or failure. */
   close(): Promise<void>;
 }
@@ -121,6 +185,13 @@ export interface Connector<Config extends { kind: string } = { kind: string }> {
   kind: Config['kind'];
   configSchema: z.ZodObject<{ kind: z.ZodLiteral<Config['kind']> } & z.ZodRawShape>;
   open(config: Config, ctx: ConnectorContext): Promise<Source>;
+  /**
+   * Opens the IdP's change feed since `cursor` (from a {@link Source} or an earlier
+   * {@link ChangeFeed} of the same connector). Throws `DIRSYNC_E_CURSOR_EXPIRED` when the IdP no
+   * longer serves changes since it (the pipeline then reads in full), `DIRSYNC_E_FEED_UNAVAILABLE`
+   * when the feed is off (e.g. Keycloak admin events disabled). Absent: full snapshots only.
+   */
+  openFeed?(config: Config, ctx: ConnectorContext, cursor: string): Promise<ChangeFeed>;
 }
 
 /** A problem record for the snapshot; `sample` is left out when there is none. */

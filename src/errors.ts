@@ -39,6 +39,14 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'The identity provider answered with something unexpected',
   },
+  DIRSYNC_E_CURSOR_EXPIRED: {
+    retryable: false,
+    message: 'The identity provider no longer serves changes since the saved cursor; a full read is needed',
+  },
+  DIRSYNC_E_FEED_UNAVAILABLE: {
+    retryable: false,
+    message: 'The identity provider does not offer a change feed for this connector; full reads are used',
+  },
   DIRSYNC_E_APPLY_FAILED: { retryable: true, message: 'Applying the changes failed; nothing was written' },
   DIRSYNC_E_INTERNAL: { retryable: false, message: 'Internal error' },
 } as const satisfies Record<string, { retryable: boolean; message: string }>;
