@@ -81,7 +81,10 @@ export async function readAll(source: Source): Promise<RecordSet> {
 }
 
 /** Drains a feed into `set` (mutated) and returns the feed's next cursor and the items read. */
-export async function applyFeed(set: RecordSet, feed: ChangeFeed): Promise<{ cursor: string; items: number }> {
+export async function applyFeed(
+  set: RecordSet,
+  feed: ChangeFeed,
+): Promise<{ cursor: string; items: number }> {
   let items = 0;
   try {
     for await (const item of feed.read()) {
