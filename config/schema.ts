@@ -173,6 +173,17 @@ const scheduleSchema = z
   ])
   .default({ every: 3_600_000 });
 
+/**
+ * When a connector that reads a change feed reads the IdP in full anyway, to catch anything a feed
+ * missed: after `every` since the last full read, or once `cron` (in `tz`) has fired since it.
+ */
+const reconcileSchema = z
+  .union([
+    z.object({ every: durationSchema }).strict(),
+    z.object({ cron: z.string().min(1), tz: z.string().optional() }).strict(),
+  ])
+  .default({ every: 86_400_000 });
+
 /** Fields every connector entry has, whatever its kind. */
 export const commonConnectorShape = {
   /** Unique name of the directory this connector fills (`[a-z0-9][a-z0-9_-]*`). */
@@ -180,6 +191,8 @@ export const commonConnectorShape = {
   /** Shown in the dashboard. */
   title: z.string().optional(),
   schedule: scheduleSchema,
+  /** Full reads between incremental ones (connectors with a change feed); default daily. */
+  reconcile: reconcileSchema,
   filters: filtersSchema,
   transform: transformSchema,
   /** Groups every synced user joins (created as local groups in this directory). */

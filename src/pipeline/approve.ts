@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { DirsyncError } from '../errors.js';
+import { advanceMirror, mirrorStageTables, type MirrorAdvance } from '../store/mirror.js';
 import { applyDiff, RUN_LOCK, lockKeySql } from './apply.js';
 import { dropStageTables, stageTables } from './stage.js';
 
@@ -13,11 +14,21 @@ interface HeldRun {
   kind: string;
   status: string;
   base_version: string | null;
+  mode: string | null;
+  next_cursor: string | null;
+  staged_digest: string | null;
+  read_fingerprint: string | null;
+}
+
+/** What approving a run of this read mode does with the mirror (see settle.ts). */
+function mirrorAdvance(mode: string | null): MirrorAdvance {
+  return mode === 'full' ? 'adopt' : mode === 'incremental' ? 'patch' : 'keep';
 }
 
 async function heldRun(db: pg.Pool, runId: number): Promise<HeldRun> {
   const { rows } = await db.query<HeldRun>(
-    'SELECT id, connector, kind, status, base_version FROM dirsync.runs WHERE id = $1',
+    `SELECT id, connector, kind, status, base_version, mode, next_cursor, staged_digest, read_fingerprint
+       FROM dirsync.runs WHERE id = $1`,
     [runId],
   );
   const run = rows[0];
@@ -54,11 +65,23 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
   await withRunLock(pool, first.connector, async () => {
     const run = await heldRun(pool, runId);
     const t = stageTables(runId);
+    const advance = mirrorAdvance(run.mode);
+    const m = mirrorStageTables(runId);
+    const needed = [
+      t.diffUsers,
+      t.diffGroups,
+      t.diffEdges,
+      t.diffDigests,
+      ...(advance === 'adopt' ? [m.objects, m.edges] : []),
+      ...(advance === 'patch'
+        ? [m.deltaObjects, m.deltaPurge, m.deltaResets, m.deltaEdgeRemovals, m.deltaEdgeAdditions]
+        : []),
+    ];
     const { rows } = await pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM pg_tables WHERE schemaname || '.' || tablename = ANY($1::text[])`,
-      [[t.diffUsers, t.diffGroups, t.diffEdges, t.diffDigests]],
+      [needed],
     );
-    if (Number(rows[0]?.n) !== 4) {
+    if (Number(rows[0]?.n) !== needed.length) {
       await markResolved(pool, runId, 'failed', by, new DirsyncError('DIRSYNC_E_STAGE_LOST', `run ${runId}`));
       throw new DirsyncError(
         'DIRSYNC_E_STAGE_LOST',
@@ -72,7 +95,18 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
         runId,
         baseVersion: Number(run.base_version),
         record: async () => {},
-        finish: (client) => markResolved(client, runId, 'approved', by),
+        finish: async (client) => {
+          // The mirror and the feed position advance with exactly the change set that was held.
+          await advanceMirror(client, {
+            connector: run.connector,
+            runId,
+            advance,
+            cursor: run.next_cursor,
+            stagedDigest: run.staged_digest,
+            readFingerprint: run.read_fingerprint,
+          });
+          await markResolved(client, runId, 'approved', by);
+        },
       });
     } catch (e) {
       if (e instanceof DirsyncError && e.code === 'DIRSYNC_E_DIRECTORY_MOVED') {

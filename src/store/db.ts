@@ -5,11 +5,12 @@ import { DirsyncError } from '../errors.js';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dirsync';
 
 /**
- * Connections one run may hold at once: its run lock, four COPY streams while staging, and one for
+ * Connections one run may hold at once: its run lock, four COPY streams while staging (two more for
+ * the mirror during a full read), and one for
  * the SQL steps. A pool shared by N concurrent runs needs N times this, or runs that each got part
  * of what they need could wait on each other for ever.
  */
-export const CONNECTIONS_PER_RUN = 6;
+export const CONNECTIONS_PER_RUN = 8;
 
 export function databaseUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.DATABASE_URL || DEFAULT_DATABASE_URL;
