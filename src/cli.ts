@@ -95,11 +95,18 @@ export function buildProgram(): Command {
     .command('sync <connector>')
     .description('run one snapshot sync now, in this process')
     .option('--dry-run', 'compute and show the changes without applying them')
-    .option('--full-resync', 'compare everything, even when the snapshot is unchanged since the last sync')
+    .option('--full-resync', 'read the IdP in full (no change feed) and compare everything')
+    .option(
+      '--reevaluate',
+      're-apply filters and transforms to the mirror of the last read, without asking the IdP (with --dry-run: preview)',
+    )
     .option('--json', 'print a JSON summary')
     .option('--show <n>', 'list up to n changes', '20')
     .action(
-      async (name: string, o: { dryRun?: boolean; fullResync?: boolean; json?: boolean; show: string }) => {
+      async (
+        name: string,
+        o: { dryRun?: boolean; fullResync?: boolean; reevaluate?: boolean; json?: boolean; show: string },
+      ) => {
         const config = setup();
         const entry = findConnector(config, name);
         await withDatabase(async (pool) => {
@@ -109,6 +116,7 @@ export function buildProgram(): Command {
             trigger: 'cli',
             dryRun: o.dryRun ?? false,
             fullResync: o.fullResync ?? false,
+            reevaluate: o.reevaluate ?? false,
           });
           if (o.json) printJson(s);
           else {

@@ -23,6 +23,10 @@ export interface RunRow {
   phase: string;
   dryRun: boolean;
   fullResync: boolean;
+  /** How the run read the IdP (full, incremental, reevaluate; null for runs before incremental sync). */
+  mode: string | null;
+  /** Why it read that way (e.g. "reconcile due", "cursor expired or rejected: ..."). */
+  modeReason: string | null;
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;
@@ -42,7 +46,7 @@ export interface RunRow {
   resolvedBy: string | null;
 }
 
-const RUN_COLUMNS = `id, connector, kind, trigger, status, phase, dry_run, full_resync, started_at, finished_at,
+const RUN_COLUMNS = `id, connector, kind, trigger, status, phase, dry_run, full_resync, mode, mode_reason, started_at, finished_at,
   phase_ms, snapshot, counts, progress, requests, throttled, guard, error_code, error_message, job_id, attempt,
   worker, resolved_at, resolved_by,
   (extract(epoch FROM (coalesce(finished_at, CASE WHEN status = 'running' THEN now() END) - started_at)) * 1000)::bigint AS duration_ms`;
@@ -62,6 +66,8 @@ function toRun(r: Record<string, unknown>): RunRow {
     phase: r.phase as string,
     dryRun: r.dry_run as boolean,
     fullResync: r.full_resync as boolean,
+    mode: (r.mode as string | null) ?? null,
+    modeReason: (r.mode_reason as string | null) ?? null,
     startedAt: iso(r.started_at) as string,
     finishedAt: iso(r.finished_at),
     durationMs: WORK_ONLY.has(r.status as string)

@@ -24,6 +24,7 @@ export function summaryText(s: RunSummary): string {
         : `Run ${s.runId} of ${s.connector} succeeded.`;
   lines.push(head);
   lines.push(`  ${countsLine(s.counts)}`);
+  lines.push(`  read: ${s.mode} (${s.modeReason})`);
   if (s.unchangedSince !== undefined) {
     lines.push(`  the snapshot is identical to the one run ${s.unchangedSince} applied: nothing to compare`);
   }
@@ -75,6 +76,7 @@ export function statusText(rows: ConnectorStatus[]): string {
   for (const r of rows) {
     const last = r.lastRun
       ? `#${r.lastRun.id} ${r.lastRun.status}${r.lastRun.dryRun ? ' (dry run)' : ''} ${r.lastRun.startedAt}` +
+        (r.lastRun.mode ? ` ${r.lastRun.mode} (${r.lastRun.modeReason ?? ''})` : '') +
         (r.lastRun.errorCode ? ` ${r.lastRun.errorCode}` : '')
       : 'never';
     const users = `${r.users} (${r.activeUsers})`;

@@ -98,6 +98,8 @@ describe('API', () => {
     });
     const one = (await get(`/api/runs/${run.id}`)).body;
     expect(one.counts.users.create).toBe(6);
+    // How the run read the IdP, and why: the file connector has no change feed.
+    expect(one).toMatchObject({ mode: 'full', modeReason: 'the connector has no change feed' });
     expect(Object.keys(one.phaseMs)).toEqual(expect.arrayContaining(['fetch', 'check', 'diff', 'apply']));
     expect(one.problems.total).toBe(0);
     const changes = (await get(`/api/runs/${run.id}/changes?object=user&operation=create&limit=4`)).body;

@@ -454,6 +454,9 @@ async function runPage({ id }, params) {
       h('dd', {}, h('a', { href: `#/connectors/${run.connector}` }, run.connector)),
       h('dt', {}, 'Trigger'),
       h('dd', {}, run.trigger, run.fullResync ? ' (full resync)' : ''),
+      run.mode
+        ? [h('dt', {}, 'Read'), h('dd', {}, run.mode, run.modeReason ? ` (${run.modeReason})` : '')]
+        : null,
       h('dt', {}, 'Started'),
       h('dd', {}, new Date(run.startedAt).toLocaleString(), ' (', ago(run.startedAt), ')'),
       h('dt', {}, 'Duration'),
