@@ -25,6 +25,23 @@ export interface ReadPlan {
 }
 
 const COMMON_KEYS = new Set(Object.keys(commonConnectorShape));
+/**
+ * Credentials decide who reads, not what is read: a rotated secret must not force a full read, and
+ * not even a hash of a secret belongs in the database.
+ */
+const CREDENTIAL_KEY = /secret|password|token|private|credential|key$/i;
+
+/** The config without credentials, recursively (for the fingerprint only). */
+function withoutCredentials(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutCredentials);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v as Record<string, unknown>)
+      .filter(([k]) => !CREDENTIAL_KEY.test(k))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, x]) => [k, withoutCredentials(x)]),
+  );
+}
 
 /**
  * Hash of what decides the records a read returns: the IdP-specific settings and what the
@@ -33,10 +50,8 @@ const COMMON_KEYS = new Set(Object.keys(commonConnectorShape));
  * changing them needs no re-read (`--reevaluate` applies them at once).
  */
 export function readFingerprint(cfg: ConnectorConfig): string {
-  const idp = Object.fromEntries(
-    Object.entries(cfg)
-      .filter(([k]) => !COMMON_KEYS.has(k))
-      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  const idp = withoutCredentials(
+    Object.fromEntries(Object.entries(cfg).filter(([k]) => !COMMON_KEYS.has(k))),
   );
   const relevant = {
     idp,
