@@ -239,10 +239,16 @@ export async function checkSnapshot(
       [c],
     );
   }
-  await problem(
-    'membership',
-    `SELECT group_id AS external_id, reason, 'skipped' AS action, sample FROM ${t.edgeProblems}`,
-  );
+  // Records the connector could not map and that have no held row: memberships, and users or
+  // groups without a usable id. Each is filed under its own object type.
+  for (const kind of ['user', 'group', 'membership'] as const) {
+    await problem(
+      kind,
+      `SELECT external_id, reason, 'skipped' AS action, sample FROM ${t.edgeProblems}
+        WHERE object_type = $2 AND NOT held`,
+      [kind],
+    );
+  }
 
   const n = (table: string) => count(db, `SELECT count(*) AS n FROM ${table}`);
   const heldUsers = await n(t.heldUsers);
@@ -251,7 +257,14 @@ export async function checkSnapshot(
   const users = await n(t.finalUsers);
   const groups = await n(t.finalGroups);
   const edges = await n(t.finalEdges);
-  const edgeProblems = await n(t.edgeProblems);
+  const edgeProblems = await count(
+    db,
+    `SELECT count(*) AS n FROM ${t.edgeProblems} WHERE object_type = 'membership'`,
+  );
+  const unidentified = await count(
+    db,
+    `SELECT count(*) AS n FROM ${t.edgeProblems} WHERE object_type <> 'membership' AND NOT held`,
+  );
   await db.query(`ANALYZE ${t.finalUsers}; ANALYZE ${t.finalGroups}; ANALYZE ${t.finalEdges}`);
   return {
     heldUsers,
@@ -261,6 +274,6 @@ export async function checkSnapshot(
     users,
     groups,
     edges,
-    problems: heldUsers + heldGroups + heldEdges + skippedEdges + edgeProblems,
+    problems: heldUsers + heldGroups + heldEdges + skippedEdges + edgeProblems + unidentified,
   };
 }
