@@ -73,7 +73,8 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
     );
     await client.query(
       `UPDATE dirsync.users u
-          SET username = d.username, email = d.email, display_name = d.display_name, given_name = d.given_name,
+          SET username = d.username, username_key = d.username_key, username_skeleton = d.username_skeleton,
+              email = d.email, display_name = d.display_name, given_name = d.given_name,
               family_name = d.family_name, active = d.active, attributes = d.attributes,
               missing_since = CASE WHEN d.missing THEN coalesce(u.missing_since, now()) ELSE NULL END,
               deactivated_at = CASE WHEN d.active THEN NULL WHEN u.active THEN now() ELSE u.deactivated_at END,
@@ -82,9 +83,10 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
         WHERE d.op IN ('update', 'deactivate', 'reactivate') AND u.id = d.id`,
     );
     await client.query(
-      `INSERT INTO dirsync.users (connector, external_id, username, email, display_name, given_name, family_name,
-                                  active, attributes, deactivated_at)
-       SELECT $1, external_id, username, email, display_name, given_name, family_name, active, attributes,
+      `INSERT INTO dirsync.users (connector, external_id, username, username_key, username_skeleton, email,
+                                  display_name, given_name, family_name, active, attributes, deactivated_at)
+       SELECT $1, external_id, username, username_key, username_skeleton, email, display_name, given_name,
+              family_name, active, attributes,
               CASE WHEN active THEN NULL ELSE now() END
          FROM ${t.diffUsers} WHERE op = 'create'`,
       [c],

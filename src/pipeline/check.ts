@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { selectorParams } from './filter.js';
 import type { StageTables } from './stage.js';
+import { keySkeleton, usernameKey } from './username.js';
 
 /** At most this many problem rows per check and run: a broken IdP must not flood the database. */
 const PROBLEM_ROWS_PER_CHECK = 1000;
@@ -22,6 +23,25 @@ export interface CheckCounts {
   groups: number;
   edges: number;
   problems: number;
+}
+
+/**
+ * Stores the username key and skeleton of this connector's users that have none yet (rows written
+ * before migration 0007), so both sides of a comparison use the same function.
+ */
+async function backfillUsernameKeys(db: pg.PoolClient, connector: string): Promise<void> {
+  const { rows } = await db.query<{ id: string; username: string }>(
+    `SELECT id, username FROM dirsync.users
+      WHERE connector = $1 AND (username_key IS NULL OR username_skeleton IS NULL)`,
+    [connector],
+  );
+  if (rows.length === 0) return;
+  const keys = rows.map((r) => usernameKey(r.username));
+  await db.query(
+    `UPDATE dirsync.users u SET username_key = x.k, username_skeleton = x.s
+       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, k, s) WHERE u.id = x.id`,
+    [rows.map((r) => r.id), keys, keys.map(keySkeleton)],
+  );
 }
 
 async function count(db: pg.PoolClient, sql: string, params: unknown[] = []): Promise<number> {
@@ -99,7 +119,7 @@ export async function checkSnapshot(
   // 3. Users: not held, not filtered out, and (with an include list) a member of an included group.
   await db.query(
     `CREATE UNLOGGED TABLE ${t.finalUsers} AS
-     SELECT u.external_id, u.username, u.username_key, u.email, u.display_name, u.given_name, u.family_name,
+     SELECT u.external_id, u.username, u.username_key, u.username_skeleton, u.email, u.display_name, u.given_name, u.family_name,
             u.active, coalesce(u.attributes, '{}'::jsonb) AS attributes
        FROM ${t.users} u
       WHERE NOT u.filtered
@@ -111,15 +131,19 @@ export async function checkSnapshot(
   );
   await db.query(`ALTER TABLE ${t.finalUsers} ADD PRIMARY KEY (external_id)`);
 
-  // 4. Username collisions (same name after Unicode NFKC and case folding), to a fixed point: a held
-  //    existing user keeps its current name, which may in turn collide with another newcomer.
-  //    The user that already owns a name in the directory keeps it; the others are held.
+  // 4. Username collisions (same key: case folding, Unicode normalization, invisible characters and
+  //    surrounding white space ignored; see username.ts), to a fixed point: a held existing user
+  //    keeps its current name, which may in turn collide with another newcomer. The user that already
+  //    owns a name in the directory keeps it; the others are held. Then names that only look alike
+  //    (equal TR39 skeletons, different keys, one of them not ASCII): a newcomer to a name is held
+  //    when an existing user that keeps its name looks the same.
+  await backfillUsernameKeys(db, c);
   for (let round = 0; round < 20; round++) {
-    const { rowCount } = await db.query(
+    const { rowCount: collided } = await db.query(
       `WITH claims AS (
          SELECT f.external_id, f.username_key AS key, true AS incoming FROM ${t.finalUsers} f
          UNION ALL
-         SELECT l.external_id, lower(normalize(l.username, NFKC)), false
+         SELECT l.external_id, l.username_key, false
            FROM dirsync.users l
           WHERE l.connector = $1 AND NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id)
        ),
@@ -129,7 +153,7 @@ export async function checkSnapshot(
           WHERE c.incoming
             AND NOT EXISTS (  -- the incumbent: already has this name in the directory and still claims it
               SELECT 1 FROM dirsync.users l
-               WHERE l.connector = $1 AND l.external_id = c.external_id AND lower(normalize(l.username, NFKC)) = c.key
+               WHERE l.connector = $1 AND l.external_id = c.external_id AND l.username_key = c.key
                  AND NOT EXISTS (SELECT 1 FROM claims o WHERE o.key = c.key AND NOT o.incoming))
        ),
        moved AS (
@@ -137,12 +161,41 @@ export async function checkSnapshot(
          RETURNING f.external_id, f.username, x.ids
        )
        INSERT INTO ${t.heldUsers} (external_id, reason, sample)
-       SELECT external_id, 'username "' || username || '" is claimed by ' || ids || ' (equal after case folding and Unicode normalization)',
+       SELECT external_id, 'username "' || username || '" is claimed by ' || ids || ' (equal after case folding, Unicode normalization and removing invisible characters and surrounding white space)',
               NULL FROM moved
        ON CONFLICT (external_id) DO NOTHING`,
       [c],
     );
-    if (!rowCount) break;
+    const { rowCount: confused } = await db.query(
+      `WITH keeps AS (  -- names that stay in the directory: of users not in the snapshot's final set, and of incumbents
+         SELECT l.external_id, l.username, l.username_key AS key, l.username_skeleton AS skeleton
+           FROM dirsync.users l
+          WHERE l.connector = $1
+            AND NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id
+                             AND f.username_key IS DISTINCT FROM l.username_key)
+       ),
+       losers AS (
+         SELECT DISTINCT ON (f.external_id) f.external_id, f.username, k.username AS other, k.external_id AS other_id
+           FROM ${t.finalUsers} f
+           JOIN keeps k ON k.skeleton = f.username_skeleton AND k.key <> f.username_key AND k.external_id <> f.external_id
+          WHERE (octet_length(f.username_key) <> char_length(f.username_key) OR octet_length(k.key) <> char_length(k.key))
+            AND NOT EXISTS (SELECT 1 FROM dirsync.users l  -- already has this very name: it keeps it
+                             WHERE l.connector = $1 AND l.external_id = f.external_id AND l.username_key = f.username_key)
+          ORDER BY f.external_id, k.external_id
+       ),
+       moved AS (
+         DELETE FROM ${t.finalUsers} f USING losers x WHERE f.external_id = x.external_id
+         RETURNING f.external_id, x.username, x.other, x.other_id
+       )
+       INSERT INTO ${t.heldUsers} (external_id, reason, sample)
+       SELECT external_id, 'username "' || username || '" is confusable with "' || other || '" of ' || other_id
+                || ' (the same Unicode TR39 skeleton: they look alike)',
+              jsonb_build_object('username', username, 'confusableWith', other)
+         FROM moved
+       ON CONFLICT (external_id) DO NOTHING`,
+      [c],
+    );
+    if (!collided && !confused) break;
   }
 
   // 5. Edges: both ends selected. Edges to ids the snapshot does not have at all are reported and

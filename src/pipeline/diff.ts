@@ -82,7 +82,8 @@ export async function diffSnapshot(
   await db.query(
     `CREATE UNLOGGED TABLE ${t.diffUsers} AS
      WITH live AS (SELECT * FROM dirsync.users WHERE connector = $1)
-     SELECT 'create'::text AS op, NULL::bigint AS id, f.external_id, f.username, f.email, f.display_name,
+     SELECT 'create'::text AS op, NULL::bigint AS id, f.external_id, f.username, f.username_key, f.username_skeleton,
+            f.email, f.display_name,
             f.given_name, f.family_name, f.active, f.attributes, false AS missing, false AS removal,
             NULL::jsonb AS before, ${userObj('f', 'false')} AS after
        FROM ${t.finalUsers} f
@@ -91,7 +92,8 @@ export async function diffSnapshot(
      SELECT CASE WHEN f.active AND (NOT l.active OR l.missing_since IS NOT NULL) THEN 'reactivate'
                  WHEN NOT f.active AND l.active THEN 'deactivate'
                  ELSE 'update' END,
-            l.id, f.external_id, f.username, f.email, f.display_name, f.given_name, f.family_name,
+            l.id, f.external_id, f.username, f.username_key, f.username_skeleton, f.email, f.display_name,
+            f.given_name, f.family_name,
             f.active, f.attributes, false, false,
             dirsync.jsonb_delta(${userObj('l', 'l.missing_since IS NOT NULL')}, ${userObj('f', 'false')}),
             dirsync.jsonb_delta(${userObj('f', 'false')}, ${userObj('l', 'l.missing_since IS NOT NULL')})
@@ -102,7 +104,8 @@ export async function diffSnapshot(
      UNION ALL
      SELECT CASE WHEN $2::bigint = 0 OR ($2::bigint > 0 AND l.missing_since <= now() - $2::bigint * interval '1 millisecond')
                  THEN 'delete' ELSE 'deactivate' END,
-            l.id, l.external_id, l.username, l.email, l.display_name, l.given_name, l.family_name,
+            l.id, l.external_id, l.username, l.username_key, l.username_skeleton, l.email, l.display_name,
+            l.given_name, l.family_name,
             false, l.attributes, true, l.missing_since IS NULL,
             ${userObj('l', 'l.missing_since IS NOT NULL')},
             CASE WHEN $2::bigint = 0 OR ($2::bigint > 0 AND l.missing_since <= now() - $2::bigint * interval '1 millisecond')

@@ -52,7 +52,7 @@ export async function createStageTables(pool: pg.Pool, t: StageTables): Promise<
   // The schema itself comes from migration 0006 (creating it here raced between workers).
   await pool.query(`
     CREATE UNLOGGED TABLE ${t.users} (
-      external_id text NOT NULL, username text, username_key text, email text, display_name text,
+      external_id text NOT NULL, username text, username_key text, username_skeleton text, email text, display_name text,
       given_name text, family_name text, active boolean, attributes jsonb,
       filtered boolean NOT NULL DEFAULT false, problem text, sample jsonb);
     CREATE UNLOGGED TABLE ${t.groups} (
@@ -96,6 +96,7 @@ const USER_COLUMNS = [
   'external_id',
   'username',
   'username_key',
+  'username_skeleton',
   'email',
   'display_name',
   'given_name',
@@ -159,7 +160,7 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
     for (const c of clients) c.release(destroy ? true : undefined);
   };
   const heldUser = (id: string, reason: string, sample: string | null) =>
-    users.write([id, null, null, null, null, null, null, null, null, false, reason, sample]);
+    users.write([id, null, null, null, null, null, null, null, null, null, false, reason, sample]);
   const heldGroup = (id: string, reason: string, sample: string | null) =>
     groups.write([id, null, null, null, null, reason, sample]);
   const recordProblem = (
@@ -192,6 +193,7 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
         u.externalId,
         u.username,
         u.usernameKey,
+        u.usernameSkeleton,
         u.email,
         u.displayName,
         u.givenName,
