@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { DirsyncError } from '../errors.js';
+import { MAX_NESTING_DEPTH } from './nesting.js';
 import type { StageTables } from './stage.js';
 
 /**
@@ -175,7 +176,11 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
   }
 }
 
-/** Recomputes the reflexive-transitive nesting closure of one directory. Cycle-safe (UNION). */
+/**
+ * Recomputes the reflexive-transitive nesting closure of one directory. Cycle-safe (UNION). Check
+ * holds nesting deeper than MAX_NESTING_DEPTH (nesting.ts), so the depth bound only stops edges
+ * kept from before that rule from making the recursion run long.
+ */
 export async function rebuildClosure(client: pg.PoolClient, connector: string): Promise<void> {
   await client.query('DELETE FROM dirsync.group_closure WHERE connector = $1', [connector]);
   await client.query(
@@ -188,7 +193,7 @@ export async function rebuildClosure(client: pg.PoolClient, connector: string): 
      closure(ancestor, descendant, depth) AS (
        SELECT id, id, 0 FROM dirsync.groups WHERE connector = $1
        UNION
-       SELECT c.ancestor, n.child, c.depth + 1 FROM closure c JOIN nest n ON n.parent = c.descendant WHERE c.depth < 64
+       SELECT c.ancestor, n.child, c.depth + 1 FROM closure c JOIN nest n ON n.parent = c.descendant WHERE c.depth < ${MAX_NESTING_DEPTH}
      )
      SELECT $1, ancestor, descendant, min(depth) FROM closure GROUP BY ancestor, descendant`,
     [connector],

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { selectorParams } from './filter.js';
 import type { StageTables } from './stage.js';
+import { MAX_NESTING_DEPTH, nestingToHold } from './nesting.js';
 import { keySkeleton, usernameKey } from './username.js';
 
 /** At most this many problem rows per check and run: a broken IdP must not flood the database. */
@@ -85,6 +86,42 @@ export async function checkSnapshot(
     ALTER TABLE ${t.heldGroups} ADD PRIMARY KEY (external_id);
   `);
 
+  // 1b. Nesting the directory can hold (see nesting.ts): edges that close a cycle or nest deeper than
+  //     the limit are held before anything follows nesting, so the filter, the closure and effective
+  //     membership all see the same groups. A held edge is never added; an existing one is kept.
+  await db.query(`
+    CREATE INDEX ON ${t.edges} (group_id) WHERE member_is_group;
+    CREATE UNLOGGED TABLE ${t.heldEdges} (group_id text NOT NULL, member_is_group boolean NOT NULL,
+                                          member_id text NOT NULL, reason text NOT NULL);`);
+  const { rows: nest } = await db.query<{ parent: string; child: string }>(
+    `SELECT DISTINCT e.group_id AS parent, e.member_id AS child FROM ${t.edges} e
+      WHERE e.member_is_group
+        AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.group_id)
+        AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.member_id)
+        AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id IN (e.group_id, e.member_id))`,
+  );
+  const heldNest = nestingToHold(nest);
+  if (heldNest.length > 0) {
+    await db.query(
+      `INSERT INTO ${t.heldEdges} (group_id, member_is_group, member_id, reason)
+       SELECT p, true, c, CASE WHEN w = 'cycle'
+                               THEN 'group ' || c || ' in group ' || p || ' closes a nesting cycle; the edge is held'
+                               ELSE 'group ' || c || ' in group ' || p || ' would nest groups deeper than '
+                                    || $4::int || ' levels; the edge is held' END
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(p, c, w)`,
+      [
+        heldNest.map((e) => e.parent),
+        heldNest.map((e) => e.child),
+        heldNest.map((e) => e.why),
+        MAX_NESTING_DEPTH,
+      ],
+    );
+  }
+  await db.query(`ANALYZE ${t.heldEdges}`);
+  const nestSql = (from: string) =>
+    `JOIN ${t.edges} e ON e.group_id = ${from}.external_id AND e.member_is_group
+       AND NOT EXISTS (SELECT 1 FROM ${t.heldEdges} h WHERE h.group_id = e.group_id AND h.member_id = e.member_id)`;
+
   // 2. Group filter: included groups are the selected ones and everything nested in them, minus the
   //    excluded ones and everything nested in those. With no include list every group is included.
   const inc = selectorParams(cfg.filters.groups.include);
@@ -100,13 +137,13 @@ export async function checkSnapshot(
      included(external_id) AS (
        SELECT g.external_id FROM candidates g WHERE NOT $1::boolean OR ${matchSql(2)}
        UNION
-       SELECT e.member_id FROM included i JOIN ${t.edges} e ON e.group_id = i.external_id AND e.member_is_group
+       SELECT e.member_id FROM included i ${nestSql('i')}
         WHERE EXISTS (SELECT 1 FROM candidates g WHERE g.external_id = e.member_id)
      ),
      excluded(external_id) AS (
        SELECT g.external_id FROM candidates g WHERE ${matchSql(5)}
        UNION
-       SELECT e.member_id FROM excluded x JOIN ${t.edges} e ON e.group_id = x.external_id AND e.member_is_group
+       SELECT e.member_id FROM excluded x ${nestSql('x')}
      )
      SELECT g.external_id, g.name, g.description, coalesce(g.attributes, '{}'::jsonb) AS attributes, false AS local
        FROM candidates g
@@ -237,27 +274,19 @@ export async function checkSnapshot(
     CREATE INDEX ON ${t.finalEdges} (group_id) WHERE member_is_group;
   `);
 
-  // 6. Nesting cycles: an edge parent→child is in a cycle when child reaches parent. Such edges are
-  //    held (never added, an existing one kept), which keeps the directory's nesting acyclic.
+  // 6. Held nesting edges (1b) stay out of the final set, reported where the parent group is synced
+  //    (with an include list, the child and its members may be left out because of the cut).
   await db.query(`
-    CREATE UNLOGGED TABLE ${t.heldEdges} AS
-    WITH RECURSIVE nest AS (SELECT group_id, member_id FROM ${t.finalEdges} WHERE member_is_group),
-    reach(src, dst) AS (
-      SELECT group_id, member_id FROM nest
-      UNION
-      SELECT r.src, n.member_id FROM reach r JOIN nest n ON n.group_id = r.dst
-    )
-    SELECT n.group_id, true AS member_is_group, n.member_id
-      FROM nest n WHERE EXISTS (SELECT 1 FROM reach r WHERE r.src = n.member_id AND r.dst = n.group_id);
     DELETE FROM ${t.finalEdges} f USING ${t.heldEdges} h
      WHERE f.member_is_group AND f.group_id = h.group_id AND f.member_id = h.member_id;
   `);
   await problem(
     'membership',
-    `SELECT h.group_id AS external_id,
-            'group ' || h.member_id || ' in group ' || h.group_id || ' closes a nesting cycle; the edge is held' AS reason,
-            'held' AS action, jsonb_build_object('group', h.group_id, 'member', h.member_id) AS sample
-       FROM ${t.heldEdges} h ORDER BY 1`,
+    `SELECT h.group_id AS external_id, h.reason, 'held' AS action,
+            jsonb_build_object('group', h.group_id, 'member', h.member_id) AS sample
+       FROM ${t.heldEdges} h
+      WHERE EXISTS (SELECT 1 FROM ${t.finalGroups} g WHERE g.external_id = h.group_id)
+      ORDER BY h.group_id, h.member_id`,
   );
 
   // 7. Local groups from config; every synced user joins them.
@@ -306,7 +335,11 @@ export async function checkSnapshot(
   const n = (table: string) => count(db, `SELECT count(*) AS n FROM ${table}`);
   const heldUsers = await n(t.heldUsers);
   const heldGroups = await n(t.heldGroups);
-  const heldEdges = await n(t.heldEdges);
+  const heldEdges = await count(
+    db,
+    `SELECT count(*) AS n FROM ${t.heldEdges} h
+      WHERE EXISTS (SELECT 1 FROM ${t.finalGroups} g WHERE g.external_id = h.group_id)`,
+  );
   const users = await n(t.finalUsers);
   const groups = await n(t.finalGroups);
   const edges = await n(t.finalEdges);
