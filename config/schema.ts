@@ -147,13 +147,34 @@ const limitSchema = (maxCount: number, maxPercent: number) =>
     .strict()
     .default({ maxCount, maxPercent });
 
+const groupMembersLimitSchema = z
+  .object({
+    /** Groups with fewer direct members than this are not checked on their own. */
+    minMembers: z.number().int().min(1).default(20),
+    /** Most of a group's direct members one run may remove, as a percentage of its members now. */
+    maxPercent: z.number().min(0).max(100).default(25),
+  })
+  .strict()
+  .default({ minMembers: 20, maxPercent: 25 });
+
+/**
+ * The deletion guard (see src/pipeline/guard.ts). A user removal is a deactivation (missing from
+ * the snapshot, or active → inactive for any reason) or a deletion; a group removal a deletion; a
+ * membership removal a removed direct edge.
+ */
 const guardSchema = z
   .object({
     users: limitSchema(500, 10),
     groups: limitSchema(100, 10),
     memberships: limitSchema(5000, 10),
-    /** Percentage limits apply only once a run removes more than this many objects of a kind. */
+    /**
+     * Percentage limits apply from this many removals of a kind on: a run removing fewer is never
+     * held by a percentage (the count limit still applies). 10 of 32 users is held with the
+     * defaults; 9 of 32 is not.
+     */
     minRemovals: z.number().int().min(0).default(10),
+    /** Per group: a group of at least `minMembers` direct members losing more than `maxPercent` of them. */
+    groupMembers: groupMembersLimitSchema,
   })
   .strict()
   .default({
@@ -161,6 +182,7 @@ const guardSchema = z
     groups: { maxCount: 100, maxPercent: 10 },
     memberships: { maxCount: 5000, maxPercent: 10 },
     minRemovals: 10,
+    groupMembers: { minMembers: 20, maxPercent: 25 },
   });
 
 const scheduleSchema = z
