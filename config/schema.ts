@@ -76,16 +76,30 @@ const filtersSchema = z
       .default({ include: [], exclude: [] }),
     users: z
       .object({
-        /** Skip users the IdP marks disabled/suspended (they are then treated as absent). */
+        /**
+         * Skip users the IdP marks inactive: disabled, suspended, and users who cannot sign in yet
+         * (Okta STAGED and PROVISIONED). They are then treated as absent. Users whose state the IdP
+         * does not say are kept (see `activeUnknown`).
+         */
         activeOnly: z.boolean().default(false),
+        /**
+         * A new user whose active state the IdP does not say (Graph `accountEnabled: null`, a
+         * Keycloak user without `enabled`, a Google user without `suspended`): `hold` (default: not
+         * created until the IdP says, reported), `active` or `inactive` (created so). An existing
+         * user always keeps its current state, and the run reports it.
+         */
+        activeUnknown: z.enum(['hold', 'active', 'inactive']).default('hold'),
         /** Every predicate must hold for a user to be synced. */
         where: z.array(userPredicateSchema).default([]),
       })
       .strict()
-      .default({ activeOnly: false, where: [] }),
+      .default({ activeOnly: false, activeUnknown: 'hold', where: [] }),
   })
   .strict()
-  .default({ groups: { include: [], exclude: [] }, users: { activeOnly: false, where: [] } });
+  .default({
+    groups: { include: [], exclude: [] },
+    users: { activeOnly: false, activeUnknown: 'hold', where: [] },
+  });
 
 /**
  * Declarative transforms: templates such as `{{ email | strip_domain | lower }}`, with `||` for

@@ -35,7 +35,10 @@ function optText(o: Obj, key: string, errors: string[]): string | null {
   return v;
 }
 
-/** One user record: `{ id, username, email?, displayName?, givenName?, familyName?, active?, attributes? }`. */
+/**
+ * One user record: `{ id, username, email?, displayName?, givenName?, familyName?, active?, attributes? }`.
+ * `active` defaults to true; `null` means unknown (see `SourceUser.active`).
+ */
 export function* mapUser(raw: unknown): Generator<SnapshotItem> {
   if (!isObj(raw)) return yield problem('user', null, 'user record is not an object');
   const id = idOf(raw.id);
@@ -44,8 +47,8 @@ export function* mapUser(raw: unknown): Generator<SnapshotItem> {
   const errors: string[] = [];
   const username = optText(raw, 'username', errors);
   if (username === null && errors.length === 0) errors.push('username is missing');
-  if (raw.active !== undefined && typeof raw.active !== 'boolean')
-    errors.push('active must be true or false');
+  if (raw.active !== undefined && raw.active !== null && typeof raw.active !== 'boolean')
+    errors.push('active must be true, false or null (unknown)');
   if (raw.attributes !== undefined && !isObj(raw.attributes)) errors.push('attributes must be an object');
   const user = {
     kind: 'user' as const,
@@ -55,7 +58,8 @@ export function* mapUser(raw: unknown): Generator<SnapshotItem> {
     displayName: optText(raw, 'displayName', errors),
     givenName: optText(raw, 'givenName', errors),
     familyName: optText(raw, 'familyName', errors),
-    active: raw.active === undefined ? true : raw.active === true,
+    // Missing: active (the file format's default); null: the source does not know.
+    active: raw.active === undefined ? true : raw.active === null ? null : raw.active === true,
     attributes: isObj(raw.attributes) ? raw.attributes : {},
   };
   if (errors.length > 0) return yield problem('user', id, errors.join('; '));

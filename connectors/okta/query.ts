@@ -9,9 +9,24 @@ import { INACTIVE_STATUSES, USER_STATUSES, type GroupType, type UserStatus } fro
 /** A string literal in an Okta expression (double quotes; `"` and `\` escaped with a backslash). */
 export const literal = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
-/** Statuses to read: the configured ones, minus inactive ones when only active users are wanted. */
+/**
+ * Users who cannot sign in yet: STAGED (created, not activated) and PROVISIONED (activation
+ * pending). Synced as active users (they are on their way in), but `filters.users.activeOnly`
+ * leaves them out with the inactive ones.
+ */
+export const NOT_YET_ACTIVE_STATUSES: ReadonlySet<string> = new Set(['STAGED', 'PROVISIONED']);
+
+/**
+ * Statuses to read: the configured ones, minus inactive and not-yet-active ones when only active
+ * users are wanted. The pipeline's own activeOnly filter sees `active`, which is true for STAGED and
+ * PROVISIONED users: leaving them out here is what excludes them, not an optimisation.
+ */
 export function wantedStatuses(configured: readonly UserStatus[], activeUsersOnly: boolean): Set<string> {
-  return new Set(configured.filter((s) => !activeUsersOnly || !INACTIVE_STATUSES.has(s)));
+  return new Set(
+    configured.filter(
+      (s) => !activeUsersOnly || (!INACTIVE_STATUSES.has(s) && !NOT_YET_ACTIVE_STATUSES.has(s)),
+    ),
+  );
 }
 
 /**

@@ -168,6 +168,37 @@ export async function checkSnapshot(
   );
   await db.query(`ALTER TABLE ${t.finalUsers} ADD PRIMARY KEY (external_id)`);
 
+  // 3b. Users whose active state the IdP does not say (active IS NULL): an existing user keeps its
+  //     state (never deactivated nor reactivated on a guess), a new one is created as
+  //     `filters.users.activeUnknown` says or held. Both are reported.
+  await problem(
+    'user',
+    `SELECT f.external_id, 'the IdP does not say whether the account is enabled; its active state is kept as it is' AS reason,
+            'held' AS action, NULL::jsonb AS sample
+       FROM ${t.finalUsers} f JOIN dirsync.users l ON l.connector = $2 AND l.external_id = f.external_id
+      WHERE f.active IS NULL ORDER BY f.external_id`,
+    [c],
+  );
+  await db.query(
+    `UPDATE ${t.finalUsers} f SET active = l.active
+       FROM dirsync.users l WHERE f.active IS NULL AND l.connector = $1 AND l.external_id = f.external_id`,
+    [c],
+  );
+  const unknownActive = cfg.filters.users.activeUnknown;
+  if (unknownActive === 'hold') {
+    await db.query(
+      `WITH moved AS (DELETE FROM ${t.finalUsers} f WHERE f.active IS NULL RETURNING f.external_id)
+       INSERT INTO ${t.heldUsers} (external_id, reason, sample)
+       SELECT external_id, 'the IdP does not say whether the account is enabled; a new user is created once it does'
+                || ' (or set filters.users.activeUnknown)', NULL FROM moved
+       ON CONFLICT (external_id) DO NOTHING`,
+    );
+  } else {
+    await db.query(`UPDATE ${t.finalUsers} SET active = $1 WHERE active IS NULL`, [
+      unknownActive === 'active',
+    ]);
+  }
+
   // 4. Username collisions (same key: case folding, Unicode normalization, invisible characters and
   //    surrounding white space ignored; see username.ts), to a fixed point: a held existing user
   //    keeps its current name, which may in turn collide with another newcomer. The user that already

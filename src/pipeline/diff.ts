@@ -262,8 +262,9 @@ export async function diffSnapshot(
     if (kind) unreadable[kind] = { records: Number(b.n), example: b.example };
   }
 
-  // Per-group losses: removed direct members against the group's direct members now. Only groups
-  // of at least `minMembers` can trip the per-group limit, so smaller ones are not even listed.
+  // Per-group losses: removed direct members against the group's direct members now, for groups
+  // that stay. Only groups of at least `minMembers` can trip the per-group limit, so smaller ones
+  // are not even listed.
   const { rows: losses } = await db.query<{
     group_id: string;
     name: string;
@@ -271,7 +272,11 @@ export async function diffSnapshot(
     members: string;
   }>(
     `WITH removed AS (
-       SELECT group_pk, group_id, count(*) AS removed FROM ${t.diffEdges} WHERE op = 'remove' GROUP BY 1, 2
+       SELECT group_pk, group_id, count(*) AS removed FROM ${t.diffEdges} e
+        WHERE op = 'remove'
+          -- A deleted group loses every member by being deleted: the groups limit governs that.
+          AND NOT EXISTS (SELECT 1 FROM ${t.diffGroups} d WHERE d.op = 'delete' AND d.id = e.group_pk)
+        GROUP BY 1, 2
      )
      SELECT r.group_id, g.name, r.removed, m.members
        FROM removed r

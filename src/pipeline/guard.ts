@@ -13,7 +13,8 @@
  * what the directory holds, once the run removes at least `minRemovals` of that kind (fewer removals
  * than `minRemovals` never trip a percentage: one leaver in a directory of five is not an incident).
  * Per group: a group of at least `groupMembers.minMembers` direct members losing more than
- * `groupMembers.maxPercent` of them holds the run, however small that is against all memberships.
+ * `groupMembers.maxPercent` of them holds the run, however small that is against all memberships
+ * (a group that is deleted is left to the groups limit).
  * A snapshot with unreadable records of a kind (no id, wrongly typed fields) may lack objects of
  * that kind, so absence proves nothing: any removal of that kind holds the run.
  */

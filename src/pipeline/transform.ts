@@ -19,7 +19,8 @@ export interface TransformedUser {
   displayName: string | null;
   givenName: string | null;
   familyName: string | null;
-  active: boolean;
+  /** Null: the IdP does not say (see `SourceUser.active`); check.ts resolves it. */
+  active: boolean | null;
   attributes: Record<string, unknown>;
   /** Set when the record must be held rather than applied. */
   problem: string | null;

@@ -29,7 +29,7 @@ describe('bad input is reported and held, never deleted', () => {
       {
         object_type: 'user',
         external_id: 'u1',
-        reason: 'username must be a string, got number; active must be true or false',
+        reason: 'username must be a string, got number; active must be true, false or null (unknown)',
         action: 'held',
       },
     ]);

@@ -88,7 +88,7 @@ describe('a record that cannot be read makes its object type incomplete', () => 
     src.write({ users: u.slice(0, 4) }); // u4 is gone; u0 is malformed
     const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
-    expect(s.guard?.[0]?.rule).toContain('u0: active must be true or false');
+    expect(s.guard?.[0]?.rule).toContain('u0: active must be true, false or null (unknown)');
     expect(await directory(db().pool, name)).toEqual(before);
   });
 
@@ -195,5 +195,48 @@ describe('text Postgres cannot store, or damaged Unicode, holds only its record'
         action: 'skipped',
       },
     ]);
+  });
+});
+
+describe('an active state the IdP does not say is never guessed', () => {
+  it('an existing user keeps its state, a new one is held by default; both are reported', async () => {
+    const src = fileSource({ filters: { users: { activeOnly: true } } }, name);
+    const u = users(3);
+    src.write({ users: [u[0]!, { ...u[1]!, active: false }] });
+    await sync(db().pool, src.config);
+    // Under activeOnly, u1 (inactive) is absent; now the IdP says nothing about u0 and u2.
+    src.write({
+      users: [
+        { ...u[0]!, active: null, displayName: 'Renamed' },
+        { ...u[1]!, active: false },
+        { ...u[2]!, active: null },
+      ],
+    });
+    const s = await sync(db().pool, src.config);
+    expect(s.status).toBe('succeeded');
+    expect(s.counts.users).toMatchObject({ create: 0, update: 1, deactivate: 0 });
+    expect((await directory(db().pool, name)).users).toEqual(['u0:user0:true']);
+    expect(
+      (await problems(db().pool, s.runId)).map((p) => `${p.external_id} ${p.action} ${p.reason}`),
+    ).toEqual([
+      'u0 held the IdP does not say whether the account is enabled; its active state is kept as it is',
+      'u2 skipped the IdP does not say whether the account is enabled; a new user is created once it does (or set filters.users.activeUnknown)',
+    ]);
+  });
+
+  it('an inactive user stays inactive; activeUnknown creates new users as configured', async () => {
+    const src = fileSource({ filters: { users: { activeUnknown: 'inactive' } } }, name);
+    const u = users(2);
+    src.write({ users: [{ ...u[0]!, active: false }] });
+    await sync(db().pool, src.config);
+    src.write({
+      users: [
+        { ...u[0]!, active: null },
+        { ...u[1]!, active: null },
+      ],
+    });
+    const s = await sync(db().pool, src.config);
+    expect(s.counts.users).toMatchObject({ create: 1, reactivate: 0 });
+    expect((await directory(db().pool, name)).users).toEqual(['u0:user0:false', 'u1:user1:false']);
   });
 });
