@@ -175,7 +175,8 @@ async function readFeed(ctx: RunContext, plan: ReadPlan): Promise<ReadResult> {
 
   ctx.addFigures(delta.counts());
   await stageMirrorPatch(ctx.pool, ctx.runId, delta.patch());
-  const changes = await deltaChangesMirror(ctx.pool, mirrorRunId, ctx.runId);
+  // An empty feed needs no look at the mirror at all (its cost must not grow with the directory).
+  const changes = !delta.isEmpty() && (await deltaChangesMirror(ctx.pool, mirrorRunId, ctx.runId));
   if (!changes && plan.state.stagedDigest !== null && !ctx.opts.fullResync) {
     // The feed changed nothing: when the config did not change either, the last applied snapshot
     // still holds and nothing needs deriving (the unchanged fast path in evaluate.ts then agrees).
