@@ -14,20 +14,15 @@ interface HeldRun {
   kind: string;
   status: string;
   base_version: string | null;
-  mode: string | null;
+  mirror_advance: MirrorAdvance | null;
   next_cursor: string | null;
   staged_digest: string | null;
   read_fingerprint: string | null;
 }
 
-/** What approving a run of this read mode does with the mirror (see settle.ts). */
-function mirrorAdvance(mode: string | null): MirrorAdvance {
-  return mode === 'full' ? 'adopt' : mode === 'incremental' ? 'patch' : 'keep';
-}
-
 async function heldRun(db: pg.Pool, runId: number): Promise<HeldRun> {
   const { rows } = await db.query<HeldRun>(
-    `SELECT id, connector, kind, status, base_version, mode, next_cursor, staged_digest, read_fingerprint
+    `SELECT id, connector, kind, status, base_version, mirror_advance, next_cursor, staged_digest, read_fingerprint
        FROM dirsync.runs WHERE id = $1`,
     [runId],
   );
@@ -65,7 +60,8 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
   await withRunLock(pool, first.connector, async () => {
     const run = await heldRun(pool, runId);
     const t = stageTables(runId);
-    const advance = mirrorAdvance(run.mode);
+    // What the held run's read would have done with the mirror (runs held before there was one: keep).
+    const advance: MirrorAdvance = run.mirror_advance ?? 'keep';
     const m = mirrorStageTables(runId);
     const needed = [
       t.diffUsers,

@@ -92,7 +92,9 @@ export async function planRead(ctx: RunContext): Promise<ReadPlan> {
     if (state.mirrorRunId === null) {
       throw new DirsyncError(
         'DIRSYNC_E_CONFIG_INVALID',
-        `${cfg.name} has no mirror yet: run a sync first, then --reevaluate`,
+        connector.openFeed
+          ? `${cfg.name} has no mirror yet: run a sync first, then --reevaluate`
+          : `${cfg.name}: a ${cfg.kind} connector reads in full every run and keeps no mirror; run a sync instead`,
       );
     }
     if (state.readFingerprint !== fingerprint) {

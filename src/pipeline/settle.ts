@@ -77,8 +77,9 @@ function advance(client: pg.PoolClient, ctx: RunContext, read: ReadResult): Prom
 /** A held run stores what its approval must advance besides the directory. */
 async function rememberForApproval(ctx: RunContext, read: ReadResult): Promise<void> {
   await ctx.pool.query(
-    `UPDATE dirsync.runs SET next_cursor = $2, staged_digest = $3, read_fingerprint = $4 WHERE id = $1`,
-    [ctx.runId, read.cursor, read.digest, ctx.readFingerprint],
+    `UPDATE dirsync.runs SET next_cursor = $2, staged_digest = $3, read_fingerprint = $4, mirror_advance = $5
+      WHERE id = $1`,
+    [ctx.runId, read.cursor, read.digest, ctx.readFingerprint, read.advance],
   );
 }
 

@@ -146,6 +146,22 @@ describe('incremental sync', () => {
     expect((await sync(inc, config())).mode).toBe('incremental');
   });
 
+  it('a feed that only re-reads an overlap changes nothing and derives nothing', async () => {
+    const { idp, config } = setup();
+    await sync(inc, config());
+    for (const m of planMutations(idp.org, { seed: 11, users: 0.1, memberships: 0.05, groups: 2 }))
+      idp.apply(m);
+    const applied = await sync(inc, config());
+    expect(applied.mode).toBe('incremental');
+    expect(applied.counts.users.update + applied.counts.users.create).toBeGreaterThan(0);
+    idp.overlap = 8;
+    const again = await sync(inc, config());
+    expect(again.mode).toBe('incremental');
+    expect(again.snapshot.feed_items).toBe(8);
+    expect(again.unchangedSince).toBe(applied.runId);
+    expect(Object.keys(again.phaseMs)).not.toContain('check');
+  });
+
   it('reads in full when the feed is switched off', async () => {
     const { idp, config } = setup();
     await sync(inc, config());

@@ -8,3 +8,5 @@ ALTER TABLE dirsync.runs ADD COLUMN mode_reason text;
 ALTER TABLE dirsync.runs ADD COLUMN next_cursor text;
 ALTER TABLE dirsync.runs ADD COLUMN staged_digest text;
 ALTER TABLE dirsync.runs ADD COLUMN read_fingerprint text;
+-- What approval does with the mirror: adopt the run's staged one, patch with its delta, or keep it.
+ALTER TABLE dirsync.runs ADD COLUMN mirror_advance text CHECK (mirror_advance IN ('adopt', 'patch', 'keep'));
