@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { DirsyncError } from '../errors.js';
 import { applyDiff, RUN_LOCK, lockKeySql } from './apply.js';
+import { supersedeHeldRuns } from './reap.js';
 import { dropStageTables, stageTables } from './stage.js';
 
 interface HeldRun {
@@ -83,6 +84,8 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
       throw e;
     }
     await dropStageTables(pool, runId);
+    // Other held runs of this directory were computed against the version this approval moved.
+    await supersedeHeldRuns(pool, { connector: run.connector });
   });
 }
 

@@ -10,6 +10,7 @@ import type { ConnectorConfig } from '../../config/schema.js';
 import { DirsyncError, toDirsyncError } from '../errors.js';
 import { rootLogger } from '../logger.js';
 import { isTransientDatabaseError } from '../store/db.js';
+import { reapAbandonedRuns, supersedeHeldRuns } from './reap.js';
 import { applyDiff, directoryVersion, RUN_LOCK, lockKeySql } from './apply.js';
 import { checkSnapshot, type CheckCounts } from './check.js';
 import { diffSnapshot, emptyCounts, type ChangeCounts, type DiffResult } from './diff.js';
@@ -90,8 +91,19 @@ function snapshotFigures(f: FetchResult | null, c: CheckCounts | null): Record<s
 
 /** Any error as a DirsyncError; a database that went away mid-run is retryable, not internal. */
 export function classifyRunError(e: unknown): DirsyncError {
+  // A COPY stream cut by a database restart surfaces from the fetch as a source failure; say what
+  // really failed (both are retryable).
+  if (e instanceof DirsyncError && e.code === 'DIRSYNC_E_SOURCE_FAILED' && isDatabaseGone(e.cause)) {
+    return new DirsyncError('DIRSYNC_E_DB_UNAVAILABLE', e.message, { cause: e });
+  }
   if (e instanceof DirsyncError) return e;
   return toDirsyncError(e, isTransientDatabaseError(e) ? 'DIRSYNC_E_DB_UNAVAILABLE' : 'DIRSYNC_E_INTERNAL');
+}
+
+/** A Postgres error saying the server went away (admin shutdown, crash, connection failure). */
+function isDatabaseGone(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^(57P0[123]|08...)$/.test(code);
 }
 
 export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
@@ -101,6 +113,11 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
 
   // Single flight per connector: a session advisory lock held for the whole run, on its own
   // connection, so a second run (another worker, a CLI) fails fast instead of racing this one.
+  const abort = new AbortController();
+  // Runs whose process died (a CLI killed with SIGKILL, a worker on a lost machine) and held runs
+  // that can no longer be approved are closed by whoever runs next, with their staging tables.
+  await reapAbandonedRuns(pool, { connector: cfg.name });
+  await supersedeHeldRuns(pool, { connector: cfg.name });
   const lockClient = await pool.connect();
   const { rows: lockRows } = await lockClient.query<{ ok: boolean }>(
     `SELECT pg_try_advisory_lock(${RUN_LOCK}, ${lockKeySql}) AS ok`,
@@ -110,6 +127,16 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
     lockClient.release();
     throw new DirsyncError('DIRSYNC_E_RUN_IN_PROGRESS', cfg.name);
   }
+  // The lock lives as long as this session: if the connection dies (a database restart), another
+  // run may start, so this one stops (retryably) instead of carrying on unguarded.
+  let lockLost: Error | null = null;
+  const onLockError = (e: Error) => {
+    lockLost = e;
+    abort.abort(
+      new DirsyncError('DIRSYNC_E_DB_UNAVAILABLE', `lost the run lock's connection: ${e.message}`, { cause: e }),
+    );
+  };
+  lockClient.on('error', onLockError);
 
   const phaseMs: Record<string, number> = {};
   let fetched: FetchResult | null = null;
@@ -118,7 +145,6 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
   let source: Source | null = null;
   let stats: SourceStats = { requests: 0, throttled: 0, pages: 0, skipped: 0 };
   let runId = 0;
-  const abort = new AbortController();
   const timer = setTimeout(
     () =>
       abort.abort(
@@ -328,6 +354,9 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
     // The apply time is known only after COMMIT; store it without touching anything else.
     await pool.query(`UPDATE dirsync.runs SET phase_ms = $2 WHERE id = $1`, [runId, JSON.stringify(phaseMs)]);
     await dropStageTables(pool, runId);
+    // Held runs computed against the directory this apply just moved can never be approved now.
+    const superseded = await supersedeHeldRuns(pool, { connector: cfg.name });
+    if (superseded.length > 0) log.info({ superseded }, 'held runs superseded by this run');
     log.info({ counts: d.counts, phaseMs }, 'run succeeded');
     return {
       runId,
@@ -342,7 +371,9 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
     };
   } catch (e) {
     const err: RunError = classifyRunError(
-      abort.signal.aborted && !(e instanceof DirsyncError) ? abort.signal.reason : e,
+      // Once aborted, the reason (timeout, shutdown, lost lock) is what happened, whatever error the
+      // interrupted step threw (the Okta SDK reports an abort as its own cancellation).
+      abort.signal.aborted ? abort.signal.reason : e,
     );
     if (runId > 0) {
       err.runId = runId;
@@ -365,9 +396,14 @@ export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onOuterAbort);
-    await lockClient
-      .query(`SELECT pg_advisory_unlock(${RUN_LOCK}, ${lockKeySql})`, [cfg.name])
-      .catch(() => {});
-    lockClient.release();
+    if (lockLost) {
+      lockClient.release(lockLost);
+    } else {
+      await lockClient
+        .query(`SELECT pg_advisory_unlock(${RUN_LOCK}, ${lockKeySql})`, [cfg.name])
+        .catch(() => {});
+      lockClient.release();
+    }
+    lockClient.off('error', onLockError);
   }
 }

@@ -50,6 +50,7 @@ export const RUN_STATUSES = [
   'needs_approval',
   'approved',
   'rejected',
+  'superseded',
 ] as const;
 export const OBJECT_TYPES = ['user', 'group', 'membership'] as const;
 export const OPERATIONS = [
