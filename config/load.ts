@@ -71,12 +71,29 @@ export function parseConnectorConfig(raw: unknown, connector: Connector): Connec
   return result.data as unknown as ConnectorConfig;
 }
 
+/** The config file's path: `DIRSYNC_CONFIG` or the default. */
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DIRSYNC_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
 /** Reads and validates the config file named by `DIRSYNC_CONFIG` (or the default path). */
-export function loadConfig(path = process.env.DIRSYNC_CONFIG ?? DEFAULT_CONFIG_PATH): DirsyncConfig {
+export function loadConfig(path = configPath()): DirsyncConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    // Only a missing file is "not found"; anything else names what is wrong with the path.
+    if (code === 'EISDIR') {
+      throw new DirsyncError('DIRSYNC_E_CONFIG_INVALID', `${path} is a directory, not a config file`, {
+        cause,
+      });
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new DirsyncError('DIRSYNC_E_CONFIG_INVALID', `${path} cannot be read: permission denied`, {
+        cause,
+      });
+    }
     throw new DirsyncError(
       'DIRSYNC_E_CONFIG_NOT_FOUND',
       `${path} (set DIRSYNC_CONFIG or copy config/dirsync.example.yaml)`,

@@ -380,7 +380,7 @@ async function runsPage(_args, params) {
       'select',
       { id: 'f-status', name: 'status' },
       h('option', { value: '' }, 'Any'),
-      ['running', 'succeeded', 'failed', 'needs_approval', 'approved', 'rejected'].map((s) =>
+      ['running', 'succeeded', 'failed', 'needs_approval', 'approved', 'rejected', 'superseded'].map((s) =>
         h('option', { value: s, selected: s === status }, s.replace('_', ' ')),
       ),
     ),
