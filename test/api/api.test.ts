@@ -204,6 +204,8 @@ describe('API', () => {
       ['/api/runs?connector=nope', 404, 'DIRSYNC_E_CONNECTOR_UNKNOWN'],
       ['/api/runs/abc', 400, 'BAD_REQUEST'],
       ['/api/runs/999999', 404, 'DIRSYNC_E_RUN_NOT_FOUND'],
+      // Past bigint: a bad parameter, not a database error (issue 9, item 12).
+      ['/api/runs/99999999999999999999999', 400, 'BAD_REQUEST'],
       ['/api/runs/1/changes?object=planet', 400, 'BAD_REQUEST'],
       ['/api/connectors/hr/users/nobody', 404, 'NOT_FOUND'],
       ['/api/connectors/Bad%20Name/users', 400, 'BAD_REQUEST'],
