@@ -420,8 +420,15 @@ async function main(): Promise<number> {
       clearTimeout(timeout);
       if (corrupted) emu.corrupt(corrupted, null);
 
-      // Any process reaps what a dead one left (this one, as the next CLI run would).
-      await reapAbandonedRuns(pool);
+      // Any process reaps what a dead one left (this one, as the next CLI run would). A SIGKILLed
+      // process's session lingers until the server notices its socket closed; until then its lock
+      // is held and the run rightly counts as alive, so give the server a moment before judging.
+      for (let k = 0; k < 100; k++) {
+        await reapAbandonedRuns(pool);
+        const { rows: live } = await pool.query(`SELECT 1 FROM dirsync.runs WHERE status = 'running'`);
+        if (live.length === 0) break;
+        await sleep(100);
+      }
       const { rows: runs } = await pool.query<{
         id: string;
         status: string;
