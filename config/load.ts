@@ -27,7 +27,15 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
       issue.errors.length > 0 &&
       !issue.message.includes('secret')
     ) {
-      const best = issue.errors.reduce((a, b) => (a.length <= b.length ? a : b));
+      // Prefer a branch the value's type matched (`localGroups: [{ nam: x }]` is a wrong object,
+      // not "expected string"; `-5d` is a bad duration, not "expected never").
+      const typeMismatch = (errs: readonly z.core.$ZodIssue[]) =>
+        errs.length === 1 &&
+        errs[0]?.path.length === 0 &&
+        (errs[0].code === 'invalid_type' || errs[0].code === 'invalid_value');
+      const matched = issue.errors.filter((errs) => !typeMismatch(errs));
+      const candidates = matched.length > 0 ? matched : issue.errors;
+      const best = candidates.reduce((a, b) => (a.length <= b.length ? a : b));
       for (const sub of best) {
         lines.push(...formatIssues([{ ...sub, path: [...issue.path, ...sub.path] } as z.core.$ZodIssue]));
       }

@@ -65,6 +65,20 @@ describe('schedules and durations', () => {
   });
 });
 
+describe('messages that match the docs (issue 9, item 12)', () => {
+  it('a wrong localGroups object and a negative duration are described as what they are', () => {
+    expect(
+      problemsOf({
+        connectors: [entry({ localGroups: [{ nam: 'x' }], deletion: { deleteAfter: '-5d' } })],
+      }),
+    ).toEqual([
+      'connectors[0].localGroups[0].name: Invalid input: expected string, received undefined',
+      'connectors[0].localGroups[0]: Unrecognized key: "nam"',
+      'connectors[0].deletion.deleteAfter: "-5d" is not a duration (use e.g. 90s, 15m, 1h, 30d)',
+    ]);
+  });
+});
+
 describe('referenced env vars and secret files', () => {
   it('lists every missing one with its path, never a value', () => {
     const dir = tempDir();
