@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { RUN_LOCK } from '../../src/pipeline/apply.js';
 import { approveRun } from '../../src/pipeline/approve.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { fileSource, runRow, sync, tempDir, users } from '../helpers/snapshot.js';
@@ -62,6 +63,14 @@ describe('a run whose process is gone', () => {
     await exited;
     writer.kill('SIGKILL');
 
+    // The server drops the killed session (and its run lock) once it notices the socket closed.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await db().pool.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ${RUN_LOCK}::oid`,
+      );
+      if (rows.length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     // No worker anywhere: the next run of the connector (any process) closes it.
     await sync(db().pool, src.config);
     const row = await runRow(db().pool, runId);

@@ -34,7 +34,10 @@ async function runError(p: Promise<unknown>) {
 
 describe('maxRunDuration', () => {
   it('is DIRSYNC_E_RUN_TIMEOUT (retryable) for Okta', async () => {
-    const config = parseConnectorConfig({ ...emu.connector, name: 'okta-slow', maxRunDuration: '300ms' }, okta);
+    const config = parseConnectorConfig(
+      { ...emu.connector, name: 'okta-slow', maxRunDuration: '300ms' },
+      okta,
+    );
     const err = await runError(
       runSync({ pool: db().pool, config, connector: okta, logger: pino({ level: 'silent' }) }),
     );
