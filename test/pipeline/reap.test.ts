@@ -54,6 +54,8 @@ describe('a run whose process is gone', () => {
         [name],
       );
       runId = Number(rows[0]?.id ?? 0);
+      // The phase is set just before the fetch creates its staging tables: wait for both.
+      if (runId > 0 && (await stageTableCount(runId)) === 0) runId = 0;
       if (runId === 0) await new Promise((r) => setTimeout(r, 100));
     }
     expect(runId).toBeGreaterThan(0);
