@@ -2,6 +2,7 @@
  * The one configuration schema. A config file is parsed once at start; every problem is reported
  * with its path, and nothing starts while any remains.
  */
+import cronParser from 'cron-parser';
 import { z } from 'zod';
 import type { Connector, GroupSelector } from '../connectors/types.js';
 import { templateError } from '../src/pipeline/template.js';
@@ -199,12 +200,57 @@ const guardSchema = z
     groupMembers: { minMembers: 20, maxPercent: 25 },
   });
 
+/** A duration that must be longer than zero (an interval of 0 would fire without pause). */
+const positiveDurationSchema = durationSchema.refine((ms) => ms > 0, {
+  message: 'must be longer than 0 (e.g. 15m)',
+});
+
+/** An IANA time zone the runtime knows (`Europe/Berlin`); a typo would fail at the first schedule. */
+export function timeZoneError(tz: string): string | null {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return null;
+  } catch {
+    return `"${tz}" is not a known IANA time zone (e.g. Europe/Berlin, UTC)`;
+  }
+}
+
+/**
+ * Why a cron pattern cannot be scheduled, or null. Parsed by the library BullMQ itself schedules
+ * with (cron-parser), so what passes here is exactly what the worker can register.
+ */
+export function cronError(pattern: string, tz?: string): string | null {
+  try {
+    cronParser.parseExpression(pattern, tz ? { tz } : {});
+    return null;
+  } catch (e) {
+    return `"${pattern}" is not a valid cron pattern: ${(e as Error).message}`;
+  }
+}
+
 const scheduleSchema = z
   .union([
-    z.object({ every: durationSchema, jitter: durationSchema.optional() }).strict(),
+    z
+      .object({ every: positiveDurationSchema, jitter: durationSchema.optional() })
+      .strict()
+      .superRefine((s, ctx) => {
+        if (s.jitter !== undefined && s.jitter > s.every) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['jitter'],
+            message: `must not be longer than the interval (every: ${s.every} ms); the offset is taken modulo the interval`,
+          });
+        }
+      }),
     z
       .object({ cron: z.string().min(1), tz: z.string().optional(), jitter: durationSchema.optional() })
-      .strict(),
+      .strict()
+      .superRefine((s, ctx) => {
+        const tzErr = s.tz === undefined ? null : timeZoneError(s.tz);
+        if (tzErr) ctx.addIssue({ code: 'custom', path: ['tz'], message: tzErr });
+        const err = cronError(s.cron, tzErr ? undefined : s.tz);
+        if (err) ctx.addIssue({ code: 'custom', path: ['cron'], message: err });
+      }),
     z.object({ manual: z.literal(true) }).strict(),
   ])
   .default({ every: 3_600_000 });
@@ -236,7 +282,7 @@ export const commonConnectorShape = {
   deletion: deletionSchema,
   guard: guardSchema,
   /** A run taking longer than this is failed cleanly. */
-  maxRunDuration: durationSchema.default(3_600_000),
+  maxRunDuration: positiveDurationSchema.default(3_600_000),
 };
 
 const _commonConnectorSchema = z.object(commonConnectorShape);

@@ -5,7 +5,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import type pg from 'pg';
-import { findConnector, loadConfig } from '../config/load.js';
+import { environmentProblems } from '../config/environment.js';
+import { configPath, findConnector, loadConfig } from '../config/load.js';
 import { readyLine } from '../connectors/emulator-kit/types.js';
 import { EMULATOR_KINDS, startEmulator, type EmulatorKind } from '../connectors/emulators.js';
 import type { DirsyncConfig } from '../config/schema.js';
@@ -88,6 +89,16 @@ export function buildProgram(): Command {
     .description('validate the configuration file and list every problem')
     .action(() => {
       const c = setup();
+      // The schema has passed; now what it refers to: every env var and secret file must exist.
+      const problems = environmentProblems(c);
+      if (problems.length > 0) {
+        throw new DirsyncError(
+          'DIRSYNC_E_CONFIG_INVALID',
+          `${configPath()} has ${problems.length} problem(s):\n  ${problems
+            .map((p) => `${p.path}: ${p.reason}`)
+            .join('\n  ')}`,
+        );
+      }
       console.log(`config is valid: ${c.connectors.map((x) => `${x.name} (${x.kind})`).join(', ')}`);
     });
 

@@ -407,3 +407,21 @@ export async function getGroup(
     },
   };
 }
+
+/** Problems a worker recorded for connectors at its start (see jobs/health.ts), by connector. */
+export async function loadConnectorProblems(
+  db: pg.Pool,
+  names: readonly string[],
+): Promise<Map<string, { problems: { path: string; reason: string }[]; reportedAt: string }>> {
+  const { rows } = await db.query<{
+    connector: string;
+    problems: { path: string; reason: string }[];
+    reported_at: Date;
+  }>(
+    `SELECT connector, problems, reported_at FROM dirsync.connector_problems WHERE connector = ANY($1::text[])`,
+    [names],
+  );
+  return new Map(
+    rows.map((r) => [r.connector, { problems: r.problems, reportedAt: r.reported_at.toISOString() }]),
+  );
+}

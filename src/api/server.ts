@@ -26,6 +26,7 @@ import { directoryRoutes } from './routes/directory.js';
 import { liveRoutes } from './routes/live.js';
 import { opsRoutes } from './routes/ops.js';
 import { runRoutes } from './routes/runs.js';
+import { loginLimiter } from './login-limit.js';
 import { Guard, isLoopbackHost, SESSION_COOKIE, sendError, type Principal } from './security.js';
 
 export type { QueueBinding, TriggerOptions, EventSource } from './context.js';
@@ -255,17 +256,30 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       .header('content-security-policy', PAGE_CSP)
       .send(loginPage(null));
   });
+  const logins = loginLimiter();
   app.post<{ Body: { token?: string } }>('/login', { schema: { hide: true } }, async (req, reply) => {
     if (!guard.sameOrigin(req, false))
       return sendError(reply, 403, 'FORBIDDEN', 'cross-origin request refused');
+    const wait = logins.retryAfterMs(req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      return sendError(
+        reply,
+        429,
+        'TOO_MANY_REQUESTS',
+        'too many failed logins from this address; try later',
+      );
+    }
     const token = typeof req.body?.token === 'string' ? req.body.token : '';
     if (!guard.authRequired || !guard.checkToken(token)) {
+      logins.failed(req.ip);
       return reply
         .code(401)
         .type('text/html; charset=utf-8')
         .header('content-security-policy', PAGE_CSP)
         .send(loginPage('That token is not right.'));
     }
+    logins.succeeded(req.ip);
     const s = guard.createSession();
     const secure = req.protocol === 'https' ? '; Secure' : '';
     reply.header(

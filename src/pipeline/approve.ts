@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { DirsyncError } from '../errors.js';
 import { advanceMirror, mirrorStageTables, type MirrorAdvance } from '../store/mirror.js';
 import { applyDiff, RUN_LOCK, lockKeySql } from './apply.js';
+import { supersedeHeldRuns } from './reap.js';
 import { dropStageTables, stageTables } from './stage.js';
 
 interface HeldRun {
@@ -113,6 +114,8 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
       throw e;
     }
     await dropStageTables(pool, runId);
+    // Other held runs of this directory were computed against the version this approval moved.
+    await supersedeHeldRuns(pool, { connector: run.connector });
   });
 }
 

@@ -70,7 +70,10 @@ export async function checkSnapshot(
   await db.query(`
     CREATE UNLOGGED TABLE ${t.heldUsers} AS
       SELECT external_id,
-             CASE WHEN count(*) > 1 THEN 'duplicate id: the snapshot has ' || count(*) || ' records with this id'
+             -- A problem the connector reported about an id it also listed (a Graph group whose member
+             -- list answers 404) says what happened; "duplicate id" would be our own artifact.
+             CASE WHEN bool_or(problem IS NOT NULL) THEN min(problem)
+                  WHEN count(*) > 1 THEN 'duplicate id: the snapshot has ' || count(*) || ' records with this id'
                   ELSE min(problem) END AS reason,
              (array_agg(sample) FILTER (WHERE sample IS NOT NULL))[1] AS sample
         FROM ${t.users} GROUP BY external_id
@@ -78,7 +81,10 @@ export async function checkSnapshot(
     ALTER TABLE ${t.heldUsers} ADD PRIMARY KEY (external_id);
     CREATE UNLOGGED TABLE ${t.heldGroups} AS
       SELECT external_id,
-             CASE WHEN count(*) > 1 THEN 'duplicate id: the snapshot has ' || count(*) || ' records with this id'
+             -- A problem the connector reported about an id it also listed (a Graph group whose member
+             -- list answers 404) says what happened; "duplicate id" would be our own artifact.
+             CASE WHEN bool_or(problem IS NOT NULL) THEN min(problem)
+                  WHEN count(*) > 1 THEN 'duplicate id: the snapshot has ' || count(*) || ' records with this id'
                   ELSE min(problem) END AS reason,
              (array_agg(sample) FILTER (WHERE sample IS NOT NULL))[1] AS sample
         FROM ${t.groups} GROUP BY external_id

@@ -18,6 +18,7 @@ import { emptyCounts, type ChangeCounts } from './diff.js';
 import type { FetchCounts } from './fetch.js';
 import type { GuardTrip } from './guard.js';
 import { createRun, finishRun, setPhase, type RunOutcome, type RunTrigger } from './record.js';
+import { reapAbandonedRuns, supersedeHeldRuns } from './reap.js';
 import { dropStageTables, stageTables, type StageTables } from './stage.js';
 
 export interface RunProgress {
@@ -95,8 +96,19 @@ export interface RunEnd {
 
 /** Any error as a DirsyncError; a database that went away mid-run is retryable, not internal. */
 export function classifyRunError(e: unknown): DirsyncError {
+  // A COPY stream cut by a database restart surfaces from the fetch as a source failure; say what
+  // really failed (both are retryable).
+  if (e instanceof DirsyncError && e.code === 'DIRSYNC_E_SOURCE_FAILED' && isDatabaseGone(e.cause)) {
+    return new DirsyncError('DIRSYNC_E_DB_UNAVAILABLE', e.message, { cause: e });
+  }
   if (e instanceof DirsyncError) return e;
   return toDirsyncError(e, isTransientDatabaseError(e) ? 'DIRSYNC_E_DB_UNAVAILABLE' : 'DIRSYNC_E_INTERNAL');
+}
+
+/** A Postgres error saying the server went away (admin shutdown, crash, connection failure). */
+function isDatabaseGone(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && /^(57P0[123]|08...)$/.test(code);
 }
 
 export class RunContext {
@@ -137,6 +149,10 @@ export class RunContext {
    */
   static async start(opts: RunSyncOptions): Promise<RunContext> {
     const { pool, config: cfg } = opts;
+    // Runs whose process died (a CLI killed with SIGKILL, a worker on a lost machine) and held runs
+    // that can no longer be approved are closed by whoever runs next, with their staging tables.
+    await reapAbandonedRuns(pool, { connector: cfg.name });
+    await supersedeHeldRuns(pool, { connector: cfg.name });
     const lockClient = await pool.connect();
     const { rows } = await lockClient.query<{ ok: boolean }>(
       `SELECT pg_try_advisory_lock(${RUN_LOCK}, ${lockKeySql}) AS ok`,
@@ -147,6 +163,18 @@ export class RunContext {
       throw new DirsyncError('DIRSYNC_E_RUN_IN_PROGRESS', cfg.name);
     }
     const abort = new AbortController();
+    // The lock lives as long as this session: if the connection dies (a database restart), another
+    // run may start, so this one stops (retryably) instead of carrying on unguarded.
+    let lockLost: Error | null = null;
+    const onLockError = (e: Error) => {
+      lockLost = e;
+      abort.abort(
+        new DirsyncError('DIRSYNC_E_DB_UNAVAILABLE', `lost the run lock's connection: ${e.message}`, {
+          cause: e,
+        }),
+      );
+    };
+    lockClient.on('error', onLockError);
     const timer = setTimeout(
       () =>
         abort.abort(
@@ -161,10 +189,15 @@ export class RunContext {
     const release = async () => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onOuterAbort);
-      await lockClient
-        .query(`SELECT pg_advisory_unlock(${RUN_LOCK}, ${lockKeySql})`, [cfg.name])
-        .catch(() => {});
-      lockClient.release();
+      if (lockLost) {
+        lockClient.release(lockLost);
+      } else {
+        await lockClient
+          .query(`SELECT pg_advisory_unlock(${RUN_LOCK}, ${lockKeySql})`, [cfg.name])
+          .catch(() => {});
+        lockClient.release();
+      }
+      lockClient.off('error', onLockError);
     };
     try {
       const runId = await createRun(pool, {
@@ -276,6 +309,11 @@ export class RunContext {
       await finishRun(this.pool, this.runId, this.outcome(end));
     }
     await this.dropTables(end.keepTables ?? []);
+    if (end.recorded) {
+      // Held runs computed against the directory this apply just moved can never be approved now.
+      const superseded = await supersedeHeldRuns(this.pool, { connector: this.cfg.name });
+      if (superseded.length > 0) this.log.info({ superseded }, 'held runs superseded by this run');
+    }
     this.log.info(
       {
         status: end.status,
@@ -306,7 +344,9 @@ export class RunContext {
   /** Records a failure (nothing was applied: apply is one transaction) and returns the error to throw. */
   async fail(e: unknown): Promise<RunError> {
     const err: RunError = classifyRunError(
-      this.abort.signal.aborted && !(e instanceof DirsyncError) ? this.abort.signal.reason : e,
+      // Once aborted, the reason (timeout, shutdown, lost lock) is what happened, whatever error the
+      // interrupted step threw (the Okta SDK reports an abort as its own cancellation).
+      this.abort.signal.aborted ? this.abort.signal.reason : e,
     );
     err.runId = this.runId;
     await finishRun(this.pool, this.runId, {

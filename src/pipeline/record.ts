@@ -7,7 +7,8 @@ import type { ChangeCounts } from './diff.js';
 import type { GuardTrip } from './guard.js';
 import type { StageTables } from './stage.js';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'needs_approval' | 'approved' | 'rejected';
+export type RunStatus =
+  'running' | 'succeeded' | 'failed' | 'needs_approval' | 'approved' | 'rejected' | 'superseded';
 export type RunTrigger = 'cli' | 'schedule' | 'manual' | 'approve' | 'test' | 'demo';
 
 export interface NewRun {

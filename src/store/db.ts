@@ -44,8 +44,14 @@ export function createPool(url = databaseUrl(), max = 6): pg.Pool {
     application_name: 'dirsync',
     options: sessionOptions(),
   });
-  // An idle client losing its connection (database restart) must not crash the process.
+  // A client losing its connection (a database restart sends 57P01 to every session) emits
+  // 'error'; without a listener that kills the process. The pool listens for idle clients only, so
+  // every client gets its own listener for the time it is checked out: the next query on it fails
+  // with the error instead, and pg-pool discards the broken client.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

@@ -337,6 +337,18 @@ async function connectorPage({ name }, params) {
           c.heldRuns.map((id, i) => [i ? ', ' : '', h('a', { href: `#/runs/${id}` }, `run #${id}`)]),
         )
       : null,
+    c.configProblems
+      ? h(
+          'div',
+          { class: 'callout' },
+          'This connector cannot run as configured: ',
+          h(
+            'ul',
+            {},
+            c.configProblems.problems.map((p) => h('li', {}, `${p.path}: ${p.reason}`)),
+          ),
+        )
+      : null,
     directoryFigures(c, h('div', {}, h('dt', {}, 'Last success'), h('dd', {}, time(c.lastSuccessAt)))),
     h('h2', {}, 'Runs over time'),
     chart(c.trend),
@@ -380,7 +392,7 @@ async function runsPage(_args, params) {
       'select',
       { id: 'f-status', name: 'status' },
       h('option', { value: '' }, 'Any'),
-      ['running', 'succeeded', 'failed', 'needs_approval', 'approved', 'rejected'].map((s) =>
+      ['running', 'succeeded', 'failed', 'needs_approval', 'approved', 'rejected', 'superseded'].map((s) =>
         h('option', { value: s, selected: s === status }, s.replace('_', ' ')),
       ),
     ),
