@@ -3,6 +3,7 @@
  * directory (users, groups, direct and effective memberships). Parameterised, paged, and bounded.
  */
 import type pg from 'pg';
+import { changedFields } from '../util/change-fields.js';
 import { memberLabelsSql } from '../store/queries.js';
 
 export interface Page<T> {
@@ -199,6 +200,12 @@ export async function listChanges(db: pg.Pool, runId: number, f: ChangeFilter) {
       })),
       before: r.before as Record<string, unknown> | null,
       after: r.after as Record<string, unknown> | null,
+      /** The fields that changed, nested keys by dotted path (see util/change-fields.ts). */
+      fields: changedFields(
+        r.operation as string,
+        r.before as Record<string, unknown> | null,
+        r.after as Record<string, unknown> | null,
+      ).map((f) => ({ field: f.field, before: f.before ?? null, after: f.after ?? null })),
     })),
     total: Number(count.rows[0]?.n ?? 0),
     limit: f.limit,

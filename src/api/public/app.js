@@ -676,22 +676,21 @@ function changesTable(items, connector) {
             c.members.map((m, i) => [i ? ', ' : '', link(c.memberType, m.externalId, m.label)]),
             more > 0 ? ` and ${num(more)} more` : '',
           ];
-        } else if (c.operation === 'update' && (c.before || c.after)) {
-          const keys = [...new Set([...Object.keys(c.before ?? {}), ...Object.keys(c.after ?? {})])];
+        } else if (c.fields && c.fields.length > 0) {
           details = h(
             'table',
             { class: 'diff' },
             h(
               'tbody',
               {},
-              keys.map((k) =>
+              c.fields.map((f) =>
                 h(
                   'tr',
                   {},
-                  h('th', { scope: 'row' }, k),
-                  h('td', { class: 'before' }, h('del', {}, fmt(c.before?.[k]))),
+                  h('th', { scope: 'row' }, f.field),
+                  h('td', { class: 'before' }, h('del', {}, fmt(f.before))),
                   h('td', { 'aria-hidden': 'true' }, '→'),
-                  h('td', { class: 'after' }, h('ins', {}, fmt(c.after?.[k]))),
+                  h('td', { class: 'after' }, h('ins', {}, fmt(f.after))),
                 ),
               ),
             ),
