@@ -173,6 +173,22 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('test <connector>')
+    .description(
+      'test a connection: sign in, read the first users, groups and memberships, say what is missing',
+    )
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const config = setup();
+      const entry = findConnector(config, name);
+      const { testConnection, connectionTestText } = await import('./connection-test.js');
+      const r = await testConnection(entry);
+      if (o.json) printJson(r);
+      else console.log(connectionTestText(r));
+      process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  program
     .command('worker')
     .description('run a sync worker (schedules and sync-now jobs) until SIGTERM; start as many as you like')
     .option('--concurrency <n>', 'runs at once in this process (default: queue.concurrency)')
