@@ -25,6 +25,7 @@ import { connectorRoutes } from './routes/connectors.js';
 import { directoryRoutes } from './routes/directory.js';
 import { liveRoutes } from './routes/live.js';
 import { opsRoutes } from './routes/ops.js';
+import { historyRoutes } from './routes/history.js';
 import { runRoutes } from './routes/runs.js';
 import { Guard, isLoopbackHost, SESSION_COOKIE, sendError, type Principal } from './security.js';
 
@@ -302,6 +303,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   directoryRoutes(app, ctx);
   liveRoutes(app, ctx);
   opsRoutes(app, ctx);
+  historyRoutes(app, ctx);
 
   // --- dashboard ------------------------------------------------------------------------------
   const assets = loadAssets();
