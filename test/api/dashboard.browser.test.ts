@@ -152,7 +152,7 @@ describe('dashboard in Chromium', () => {
     await shot('03-run-changes');
     await page.getByRole('link', { name: /^user deactivate/ }).click();
     await expectVisible(changes.getByRole('link', { name: 'user6' }));
-    await expect.poll(() => changes.locator('tbody > tr').count()).toBe(2); // user6 and user7 left
+    await expect.poll(() => changes.locator(':scope > tbody > tr').count()).toBe(2); // user6 and user7 left
     expect(errors).toEqual([]);
   });
 
@@ -200,7 +200,7 @@ describe('dashboard in Chromium', () => {
     await expectVisible(page.getByRole('heading', { name: 'Held by the deletion guard' }));
     await expectVisible(page.getByText(/users: 4 removals of 6/));
     await page.getByRole('link', { name: 'deactivations' }).click();
-    await expect.poll(() => page.locator('table.changes tbody > tr').count()).toBe(4);
+    await expect.poll(() => page.locator('table.changes > tbody > tr').count()).toBe(4);
     await shot('06-held-run');
     // Keyboard: focus the button and press Enter; a dialog asks to confirm and who approves.
     await page.getByRole('button', { name: /Approve and apply/ }).focus();

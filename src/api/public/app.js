@@ -630,20 +630,21 @@ async function runPage({ id }, params) {
             : run.status === 'rejected'
               ? h('p', {}, `Rejected by ${run.resolvedBy ?? 'someone'}: nothing was applied.`)
               : h('p', {}, `Approved by ${run.resolvedBy ?? 'someone'}: the changes below were applied.`),
-          h(
-            'p',
-            { class: 'actions', hidden: !held },
+          held &&
             h(
-              'button',
-              { type: 'button', class: 'primary', id: 'approve', onclick: () => act('approve') },
-              `Approve and apply run #${run.id}`,
+              'p',
+              { class: 'actions' },
+              h(
+                'button',
+                { type: 'button', class: 'primary', id: 'approve', onclick: () => act('approve') },
+                `Approve and apply run #${run.id}`,
+              ),
+              h(
+                'button',
+                { type: 'button', class: 'danger', id: 'reject', onclick: () => act('reject') },
+                'Reject',
+              ),
             ),
-            h(
-              'button',
-              { type: 'button', class: 'danger', id: 'reject', onclick: () => act('reject') },
-              'Reject',
-            ),
-          ),
           h(
             'p',
             {},
