@@ -104,7 +104,7 @@ export function loadConfig(path = configPath()): DirsyncConfig {
     }
     throw new DirsyncError(
       'DIRSYNC_E_CONFIG_NOT_FOUND',
-      `${path} (set DIRSYNC_CONFIG or copy config/dirsync.example.yaml)`,
+      `${path} (pass --config FILE or set DIRSYNC_CONFIG, or copy config/dirsync.example.yaml; while \`npm run demo\` runs, its config is .demo/dirsync.yaml)`,
       { cause },
     );
   }

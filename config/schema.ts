@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Connector, GroupSelector } from '../connectors/types.js';
 import { templateError } from '../src/pipeline/template.js';
 import { parseDuration } from '../src/util/duration.js';
+import { secretRefSchema } from './secrets.js';
 
 /** A duration such as `90s`, `15m`, `1h`, `30d`; parsed to milliseconds. */
 export const durationSchema = z.string().transform((s, ctx) => {
@@ -265,6 +266,59 @@ const reconcileSchema = z
     z.object({ cron: z.string().min(1), tz: z.string().optional() }).strict(),
   ])
   .default({ every: 86_400_000 });
+/** Where alerts go: a webhook receiving Dirsync's JSON (HMAC-signed) or a Slack-compatible body. */
+const webhookSchema = z
+  .object({
+    /** The receiver's URL (http or https). */
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    /** `json`: Dirsync's own event body; `slack`: `{ text, blocks }` as Slack incoming webhooks take. */
+    format: z.enum(['json', 'slack']).default('json'),
+    /**
+     * Signs `json` bodies: `X-Dirsync-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`
+     * with `X-Dirsync-Timestamp`, so the receiver can check origin and refuse replays.
+     */
+    secret: secretRefSchema.optional(),
+  })
+  .strict();
+
+/** E-mail over SMTP (STARTTLS when the server offers it, or TLS from the start with `secure`). */
+const emailSchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(587),
+    /** TLS from the first byte (port 465); otherwise STARTTLS is used when offered. */
+    secure: z.boolean().default(false),
+    user: z.string().optional(),
+    password: secretRefSchema.optional(),
+    from: z.string().min(3),
+    to: z.array(z.string().min(3)).min(1),
+  })
+  .strict();
+
+/**
+ * Alerts: a run held for approval, a connector failing several runs in a row, a connector whose
+ * last success is too old, and each one's recovery. Sent from a durable outbox with retries, so a
+ * slow or dead receiver never delays a sync.
+ */
+const alertsSchema = z
+  .object({
+    webhooks: z.array(webhookSchema).default([]),
+    email: emailSchema.optional(),
+    /** A connector whose last this-many finished runs all failed is "failing". */
+    failuresInARow: z.number().int().min(1).default(3),
+    /** A connector with no successful run for this long is "stale". */
+    staleAfter: durationSchema.default(86_400_000),
+    /** How often the conditions are evaluated (every worker does; one of them sends each alert). */
+    checkEvery: durationSchema.default(30_000),
+    /** Attempts per alert and receiver before it is given up (backoff doubles from 5 s). */
+    maxAttempts: z.number().int().min(1).max(20).default(8),
+    /** The dashboard's public URL, for links in alerts. */
+    dashboardUrl: z.url().optional(),
+  })
+  .strict()
+  .default({ webhooks: [], failuresInARow: 3, staleAfter: 86_400_000, checkEvery: 30_000, maxAttempts: 8 });
+
+export type AlertsConfig = z.infer<typeof alertsSchema>;
 
 /** Fields every connector entry has, whatever its kind. */
 export const commonConnectorShape = {
@@ -329,6 +383,7 @@ export function configSchema(connectors: readonly Connector[]) {
         .strict()
         .default({ host: '127.0.0.1', port: 8080 }),
       connectors: z.array(entry).min(1, 'configure at least one connector'),
+      alerts: alertsSchema,
     })
     .strict()
     .superRefine((cfg, ctx) => {
@@ -352,6 +407,8 @@ export interface DirsyncConfig {
   queue: { prefix: string; concurrency: number };
   server: { host: string; port: number };
   connectors: ConnectorConfig[];
+  /** Always present once parsed; optional for configs built in code. */
+  alerts?: AlertsConfig;
 }
 
 /** `connectors[1].schedule.every` from a zod issue path. */

@@ -39,10 +39,11 @@ import { configProblems, recordConnectorProblems } from './health.js';
 import { reapAbandonedRuns, supersedeHeldRuns } from './reaper.js';
 import { missingSchedules, syncSchedules } from './schedule.js';
 import { isTransientDatabaseError } from '../src/store/db.js';
+import { startAlertMonitor } from '../src/alerts/monitor.js';
 import { createSyncProcessor, syncBackoff } from './sync.processor.js';
 
 export interface StartWorkerOptions {
-  config: Pick<DirsyncConfig, 'connectors' | 'queue'>;
+  config: Pick<DirsyncConfig, 'connectors' | 'queue' | 'alerts'>;
   pool: pg.Pool;
   /** Default `REDIS_URL` or redis://127.0.0.1:6379. */
   redisUrl?: string;
@@ -94,7 +95,17 @@ export async function startWorker(o: StartWorkerOptions): Promise<SyncWorker> {
   const queue = openSyncQueue({ prefix: o.config.queue.prefix, connection });
   const shutdown = new AbortController();
   let worker: Worker<SyncJobData, SyncJobResult> | null = null;
+  // Alerts run beside the jobs, never inside one: a slow receiver cannot delay a sync.
+  const alerts = o.config.alerts
+    ? startAlertMonitor({
+        pool: o.pool,
+        connectors: () => o.config.connectors.map((c) => c.name),
+        alerts: o.config.alerts,
+        logger: log,
+      })
+    : null;
   const release = async () => {
+    await alerts?.close();
     await worker?.close(true).catch(() => {});
     await queue.close().catch(() => {});
     await connection.quit().catch(() => connection.disconnect());

@@ -5,7 +5,8 @@
  * /admin/queues. Security rules are in ./security.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -25,6 +26,7 @@ import { connectorRoutes } from './routes/connectors.js';
 import { directoryRoutes } from './routes/directory.js';
 import { liveRoutes } from './routes/live.js';
 import { opsRoutes } from './routes/ops.js';
+import { historyRoutes } from './routes/history.js';
 import { runRoutes } from './routes/runs.js';
 import { loginLimiter } from './login-limit.js';
 import { Guard, isLoopbackHost, SESSION_COOKIE, sendError, type Principal } from './security.js';
@@ -115,11 +117,23 @@ ${message ? `<p class="error" role="alert">${message}</p>` : ''}
 </form></main></body></html>`;
 }
 
+/**
+ * Libraries the pages load as they ship on npm (no build step): Chart.js's UMD bundle, resolved
+ * from the installed package so its version is the lock file's.
+ */
+const VENDOR_ASSETS: Record<string, () => string> = {
+  'chart.umd.min.js': () =>
+    join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),
+};
+
 function loadAssets(): Map<string, { body: Buffer; type: string }> {
   const out = new Map<string, { body: Buffer; type: string }>();
   for (const f of readdirSync(PUBLIC_DIR)) {
     const type = TYPES[extname(f)];
     if (type) out.set(f, { body: readFileSync(join(PUBLIC_DIR, f)), type });
+  }
+  for (const [name, path] of Object.entries(VENDOR_ASSETS)) {
+    out.set(name, { body: readFileSync(path()), type: TYPES['.js'] as string });
   }
   return out;
 }
@@ -316,6 +330,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   directoryRoutes(app, ctx);
   liveRoutes(app, ctx);
   opsRoutes(app, ctx);
+  historyRoutes(app, ctx);
 
   // --- dashboard ------------------------------------------------------------------------------
   const assets = loadAssets();

@@ -111,3 +111,9 @@ export async function runProblems(db: pg.Pool, runId: number, limit = 100) {
   );
   return rows;
 }
+
+/** Whether a run of that id exists (a CLI asking about run 999 gets an error, not an empty list). */
+export async function runExists(db: pg.Pool, runId: number): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM dirsync.runs WHERE id = $1', [runId]);
+  return rows.length > 0;
+}
