@@ -17,6 +17,7 @@
  * synchronisation would cost: the application then falls back to a full sync.
  */
 import { createHash } from 'node:crypto';
+import type pg from 'pg';
 import { groupEntity, groupRef, userEntity, userRef, type Base } from './entities.js';
 import { CrowdError } from './errors.js';
 import { XML_DECL, escapeXml, toJson, xmlElement, type Format, type Node } from './format.js';
@@ -48,14 +49,19 @@ function expired(message: string): CrowdError {
   return new CrowdError('EVENT_TOKEN_EXPIRED', `Incremental synchronisation is not available: ${message}`);
 }
 
-/** The applied runs after a token, per directory; EVENT_TOKEN_EXPIRED when the log cannot tell. */
-async function runsAfter(s: Snapshot, token: string): Promise<string[]> {
+type QueryRows = <R extends pg.QueryResultRow>(sql: string, params: unknown[]) => Promise<{ rows: R[] }>;
+
+/**
+ * The applied runs after a token (`$1` the directories); EVENT_TOKEN_EXPIRED when the log cannot
+ * tell. One statement, so it is consistent on its own.
+ */
+async function runsAfter(query: QueryRows, dirs: readonly string[], token: string): Promise<string[]> {
   const m = /^([0-9a-f]{12}):(\d+(?:-\d+)*)$/.exec(token);
   if (!m) throw expired('the event token is not one this server issued');
-  if (m[1] !== directoriesTag(s.dirs)) throw expired("the application's directories changed since the token");
+  if (m[1] !== directoriesTag(dirs)) throw expired("the application's directories changed since the token");
   const ids = (m[2] as string).split('-');
-  if (ids.length !== s.dirs.length) throw expired("the application's directories changed since the token");
-  const { rows } = await s.query<{ ok: boolean; runs: string[] | null }>(
+  if (ids.length !== dirs.length) throw expired("the application's directories changed since the token");
+  const { rows } = await query<{ ok: boolean; runs: string[] | null }>(
     `SELECT bool_and(d.pos = '0' OR p.id IS NOT NULL) AS ok,
             array_agg(r.id::text) FILTER (WHERE r.id IS NOT NULL) AS runs
        FROM unnest($1::text[], $2::text[]) AS d(connector, pos)
@@ -64,7 +70,7 @@ async function runsAfter(s: Snapshot, token: string): Promise<string[]> {
          SELECT x.id FROM dirsync.runs x
           WHERE x.connector = d.connector AND x.${APPLIED}
             AND (d.pos = '0' OR (x.finished_at, x.id) > (p.finished_at, p.id))) r ON d.pos = '0' OR p.id IS NOT NULL`,
-    [ids],
+    [dirs, ids],
   );
   if (!rows[0]?.ok) throw expired('the change log no longer reaches back to the token');
   return rows[0].runs ?? [];
@@ -88,11 +94,25 @@ export interface EventList {
   events: { type: 'userEvent' | 'groupEvent' | 'userMembershipEvent' | 'groupMembershipEvent'; node: Node }[];
 }
 
+/**
+ * The poll that finds nothing new, in one statement without a transaction (an application polls
+ * every few seconds): null when there is something new, and the answer is then `eventsSince`.
+ * With no applied run after the token, the token is still the current position.
+ */
+export async function nothingSince(
+  pool: pg.Pool,
+  dirs: readonly string[],
+  token: string,
+): Promise<EventList | null> {
+  const runs = await runsAfter((sql, params) => pool.query(sql, params), dirs, token);
+  return runs.length === 0 ? { token, events: [] } : null;
+}
+
 const key = (connector: string, id: string) => `${connector}\0${id}`;
 
 /** The events since `token`, and the token to ask with next time, from one snapshot. */
 export async function eventsSince(s: Snapshot, base: Base, token: string): Promise<EventList> {
-  const runs = await runsAfter(s, token);
+  const runs = await runsAfter((sql, params) => s.client.query(sql, params), s.dirs, token);
   const next = await currentToken(s);
   if (runs.length === 0) return { token: next, events: [] };
 

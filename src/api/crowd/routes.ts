@@ -20,7 +20,7 @@ import {
   type UserRow,
 } from './entities.js';
 import { CrowdError, errorBody } from './errors.js';
-import { currentToken, eventsSince, renderEvents } from './events.js';
+import { currentToken, eventsSince, nothingSince, renderEvents } from './events.js';
 import {
   CONTENT_TYPE,
   XML_DECL,
@@ -487,7 +487,9 @@ export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions)
     ),
     async (req, reply) => {
       const format = fmt(req);
-      const list = await withSnapshot(pool, appOf(req), (s) => eventsSince(s, baseOf(req), req.params.token));
+      const list =
+        (await nothingSince(pool, appOf(req).directories, req.params.token)) ??
+        (await withSnapshot(pool, appOf(req), (s) => eventsSince(s, baseOf(req), req.params.token)));
       return reply.type(CONTENT_TYPE[format]).send(renderEvents(format, list));
     },
   );
