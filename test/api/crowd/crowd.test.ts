@@ -349,3 +349,38 @@ describe('incremental synchronisation over the run change log', () => {
 
 // Keep `parse` imported for ad-hoc debugging of bodies in failures.
 void parse;
+
+describe('dashboard and OpenAPI', () => {
+  it('lists the applications with their directories and last access, never a password', async () => {
+    const res = await fetch(`${url}/api/crowd/applications`);
+    const text = await res.text();
+    expect(text).not.toContain(PASSWORD);
+    const apps = JSON.parse(text) as { name: string; directories: string[]; lastAccessAt: string | null }[];
+    expect(apps.map((a) => [a.name, a.directories])).toEqual([
+      ['jira', ['hr', 'it']],
+      ['far', ['hr']],
+    ]);
+    expect(apps[0]!.lastAccessAt).not.toBeNull();
+    expect(apps[1]!.lastAccessAt).toBeNull(); // only refused (address not allowed): never used
+  });
+
+  it('documents the Crowd resources', async () => {
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    for (const p of [
+      'user',
+      'user/group/nested',
+      'group',
+      'group/user/direct',
+      'group/child-group/nested',
+      'group/parent-group/direct',
+      'group/membership',
+      'search',
+      'event',
+      'event/{token}',
+      'config/cookie',
+      'authentication',
+    ]) {
+      expect(Object.keys(doc.paths), p).toContain(`/rest/usermanagement/1/${p}`);
+    }
+  });
+});
