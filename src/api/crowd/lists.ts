@@ -3,7 +3,7 @@
  * case-insensitively), filtered to what the application's directories resolve to.
  * `$1` is the directories; `$2` the id of the user or group asked about; further values follow.
  */
-import { GROUP_COLUMNS, groupWins, USER_COLUMNS, userWins } from './store.js';
+import { GROUP_COLUMNS, groupWins, inDirs, USER_COLUMNS, userOrder, userWins } from './store.js';
 
 export type Relation =
   | 'user-groups-direct'
@@ -27,7 +27,6 @@ export const LISTS: Record<Relation, 'user' | 'group'> = {
   'group-parents-nested': 'group',
 };
 
-const USER_ORDER = ' ORDER BY u.username_lower, u.id';
 const GROUP_ORDER = ' ORDER BY lower(g.name), g.id';
 
 /**
@@ -37,9 +36,9 @@ export function relationSql(rel: Relation, dirs: readonly string[], nameParam: s
   const uName = nameParam ? ` AND u.username_lower = lower(${nameParam})` : '';
   const gName = nameParam ? ` AND lower(g.name) = lower(${nameParam})` : '';
   const users = (from: string) =>
-    `SELECT ${USER_COLUMNS} FROM dirsync.users u WHERE u.id IN (${from}) AND ${userWins('u', dirs)}${uName}${USER_ORDER}`;
+    `SELECT ${USER_COLUMNS} FROM dirsync.users u WHERE u.id IN (${from}) AND ${userWins('u', dirs)}${uName}${userOrder('u', dirs)}`;
   const groups = (from: string) =>
-    `SELECT ${GROUP_COLUMNS} FROM dirsync.groups g WHERE g.id IN (${from}) AND ${groupWins('g')}${gName}${GROUP_ORDER}`;
+    `SELECT ${GROUP_COLUMNS} FROM dirsync.groups g WHERE g.id IN (${from}) AND ${groupWins('g', dirs)}${gName}${GROUP_ORDER}`;
   switch (rel) {
     case 'user-groups-direct':
       return groups('SELECT m.group_id FROM dirsync.group_members m WHERE m.user_id = $2');
@@ -79,10 +78,10 @@ export function relationSql(rel: Relation, dirs: readonly string[], nameParam: s
 export function searchSql(entity: 'user' | 'group', dirs: readonly string[], where: string): string {
   if (entity === 'user') {
     return `SELECT ${USER_COLUMNS} FROM dirsync.users u
-             WHERE u.connector = ANY($1::text[]) AND ${userWins('u', dirs)} AND (${where})${USER_ORDER}`;
+             WHERE ${inDirs('u', dirs)} AND ${userWins('u', dirs)} AND (${where})${userOrder('u', dirs)}`;
   }
   return `SELECT ${GROUP_COLUMNS} FROM dirsync.groups g
-           WHERE g.connector = ANY($1::text[]) AND ${groupWins('g')} AND (${where})${GROUP_ORDER}`;
+           WHERE ${inDirs('g', dirs)} AND ${groupWins('g', dirs)} AND (${where})${GROUP_ORDER}`;
 }
 
 /**
@@ -95,8 +94,8 @@ export function membershipSql(dirs: readonly string[]): string {
                    WHERE m.group_id = g.id AND m.user_id IS NOT NULL AND ${userWins('u', dirs)}
                    ORDER BY u.username_lower) AS users,
             ARRAY(SELECT c.name FROM dirsync.group_members m JOIN dirsync.groups c ON c.id = m.member_group_id
-                   WHERE m.group_id = g.id AND m.member_group_id IS NOT NULL AND ${groupWins('c')}
+                   WHERE m.group_id = g.id AND m.member_group_id IS NOT NULL AND ${groupWins('c', dirs)}
                    ORDER BY lower(c.name)) AS groups
        FROM dirsync.groups g
-      WHERE g.connector = ANY($1::text[]) AND ${groupWins('g')}${GROUP_ORDER}`;
+      WHERE ${inDirs('g', dirs)} AND ${groupWins('g', dirs)}${GROUP_ORDER}`;
 }

@@ -17,6 +17,22 @@ import type { GroupRow, UserRow } from './entities.js';
 /** `$1` is always the application's connectors, in precedence order. */
 const DIRS = '$1::text[]';
 
+/**
+ * Alias `a` is in one of the directories. With one directory it is a plain equality: the planner
+ * then walks the (connector, name) index in name order, where `= ANY(array)` would sort every row
+ * of the directory for each page (Postgres 15 keeps no order through an array scan).
+ */
+export function inDirs(a: string, dirs: readonly string[]): string {
+  return dirs.length === 1 ? `${a}.connector = (${DIRS})[1]` : `${a}.connector = ANY(${DIRS})`;
+}
+
+/** Crowd's order of users (by name), index-friendly with one directory. */
+export function userOrder(a: string, dirs: readonly string[]): string {
+  return dirs.length === 1
+    ? ` ORDER BY ${a}.username_lower`
+    : ` ORDER BY ${a}.username_lower, array_position(${DIRS}, ${a}.connector)`;
+}
+
 /** The user of alias `a` is the one its name resolves to. */
 export function userWins(a: string, dirs: readonly string[]): string {
   if (dirs.length === 1) return 'true';
@@ -26,7 +42,11 @@ export function userWins(a: string, dirs: readonly string[]): string {
 }
 
 /** The group of alias `a` is the one its name resolves to (also among same-named groups of one IdP). */
-export function groupWins(a: string): string {
+export function groupWins(a: string, dirs: readonly string[]): string {
+  if (dirs.length === 1) {
+    return `NOT EXISTS (SELECT 1 FROM dirsync.groups w WHERE w.connector = ${a}.connector
+              AND lower(w.name) = lower(${a}.name) AND w.id < ${a}.id)`;
+  }
   return `NOT EXISTS (SELECT 1 FROM dirsync.groups w WHERE w.connector = ANY(${DIRS})
             AND lower(w.name) = lower(${a}.name)
             AND (array_position(${DIRS}, w.connector), w.id) < (array_position(${DIRS}, ${a}.connector), ${a}.id))`;
