@@ -36,9 +36,9 @@ export function relationSql(rel: Relation, dirs: readonly string[], nameParam: s
   const uName = nameParam ? ` AND u.username_lower = lower(${nameParam})` : '';
   const gName = nameParam ? ` AND lower(g.name) = lower(${nameParam})` : '';
   const users = (from: string) =>
-    `SELECT ${USER_COLUMNS} FROM dirsync.users u WHERE u.id IN (${from}) AND ${userWins('u', dirs)}${uName}${userOrder('u', dirs)}`;
+    `SELECT ${USER_COLUMNS} FROM dirsync.users u WHERE u.id IN (${from}) AND ${inDirs('u', dirs)} AND ${userWins('u', dirs)}${uName}${userOrder('u', dirs)}`;
   const groups = (from: string) =>
-    `SELECT ${GROUP_COLUMNS} FROM dirsync.groups g WHERE g.id IN (${from}) AND ${groupWins('g', dirs)}${gName}${GROUP_ORDER}`;
+    `SELECT ${GROUP_COLUMNS} FROM dirsync.groups g WHERE g.id IN (${from}) AND ${inDirs('g', dirs)} AND ${groupWins('g', dirs)}${gName}${GROUP_ORDER}`;
   switch (rel) {
     case 'user-groups-direct':
       return groups('SELECT m.group_id FROM dirsync.group_members m WHERE m.user_id = $2');

@@ -61,6 +61,7 @@ beforeAll(async () => {
     [
       { name: 'jira', directories: ['hr', 'it'] },
       { name: 'far', directories: ['hr'], allowedAddresses: ['10.0.0.0/8'] },
+      { name: 'wiki', directories: ['it'], allowedAddresses: ['127.0.0.0/8', '::1'] },
     ],
   );
   url = server.url;
@@ -103,6 +104,15 @@ describe('with an npm Crowd client (JSON)', () => {
     expect((await c.group.get('eng')).description).toBe('Engineering');
     // erin is in it's eng, which hr's eng shadows: only helpdesk is seen.
     expect(await c.user.groups.list('erin')).toEqual(['helpdesk']);
+  });
+
+  it('serves an application of one directory only that directory', async () => {
+    const c = client(PASSWORD, 'wiki');
+    expect((await c.user.get('alice')).email).toBe('alice@it.test');
+    await expect(c.user.get('bob')).rejects.toMatchObject({ type: 'USER_NOT_FOUND' });
+    expect(await c.user.groups.list('erin')).toEqual(['eng', 'helpdesk']);
+    expect(await c.group.users.list('eng', true)).toEqual(['alice', 'erin']);
+    expect(await c.search.user('name="*"')).toEqual(['alice', 'erin']);
   });
 
   it('searches with CQL restrictions and pages', async () => {
@@ -359,6 +369,7 @@ describe('dashboard and OpenAPI', () => {
     expect(apps.map((a) => [a.name, a.directories])).toEqual([
       ['jira', ['hr', 'it']],
       ['far', ['hr']],
+      ['wiki', ['it']],
     ]);
     expect(apps[0]!.lastAccessAt).not.toBeNull();
     expect(apps[1]!.lastAccessAt).toBeNull(); // only refused (address not allowed): never used
