@@ -351,6 +351,15 @@ describe('incremental synchronisation over the run change log', () => {
       token = ev.doc.events['@newEventToken'];
       expect(sorted(view)).toEqual(sorted(await fullSync(url, 3)));
     }
+    // Once the log no longer holds the first token's run (pruned history), that token expires.
+    const firstToken: string = first.doc.events['@newEventToken'];
+    const hrRun = firstToken.split(':')[1]!.split('-')[0]!;
+    expect((await xml(url, `/event/${firstToken}`)).status).toBe(200);
+    await db().pool.query('DELETE FROM dirsync.runs WHERE id = $1', [hrRun]);
+    const stale = await xml(url, `/event/${firstToken}`);
+    expect([stale.status, stale.doc.error.reason]).toEqual([400, 'EVENT_TOKEN_EXPIRED']);
+    expect((await xml(url, `/event/${token}`)).status).toBe(200);
+
     expect(view.users.has('alice.a')).toBe(true);
     expect(view.users.has('alice')).toBe(true); // it's alice shows once hr's is renamed
     expect(view.users.get('alice')!.email).toBe('alice@it.test');
