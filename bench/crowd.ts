@@ -14,6 +14,7 @@
  * server runs in this process; the reader keeps nothing, so the growth is the server's).
  *
  * Flags: --users N --groups N --members-per-group N --nested N --page N --polls N --keep
+ * --database NAME (read a database kept by an earlier --keep run instead of generating and syncing)
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     page: { type: 'string', default: '1000' },
     polls: { type: 'string', default: '200' },
     keep: { type: 'boolean', default: false },
+    database: { type: 'string' },
   },
 });
 
@@ -111,40 +113,45 @@ async function countIn(base: string, path: string, needles: string[]): Promise<n
 }
 
 async function main(): Promise<void> {
-  mkdirSync(DATA, { recursive: true });
-  const org = generateOrg({
-    users: Number(args.users),
-    groups: Number(args.groups),
-    membersPerGroup: Number(args['members-per-group']),
-    nestingDepth: 5,
-    nestedGroups: Number(args.nested),
-    seed: 42,
-  });
-  const file = join(DATA, 'crowd-org.ndjson');
-  await writeSnapshot(org, file);
-  console.log(
-    `org: ${org.users.length} users, ${org.groups.length} groups, ${countMemberships(org)} memberships`,
-  );
-
-  const dbName = `dirsync_bench_crowd_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: databaseUrl().replace(/\/[^/]*$/, '/postgres') });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
+  const reuse = args.database;
+  const dbName = reuse ?? `dirsync_bench_crowd_${randomBytes(4).toString('hex')}`;
   const url = databaseUrl().replace(/\/[^/]*$/, `/${dbName}`);
+  if (!reuse) await admin.query(`CREATE DATABASE ${dbName}`);
   const pool = createPool(url, 4);
-  await migrate(pool);
   try {
-    const t0 = performance.now();
-    const run = fileURLToPath(new URL('./run.ts', import.meta.url));
-    await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', run, '--child', '--url', url, '--file', file],
-      {
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    );
-    console.log(`synced in ${formatDuration(performance.now() - t0)} (child process)`);
-    await pool.query('ANALYZE');
+    if (!reuse) {
+      mkdirSync(DATA, { recursive: true });
+      const org = generateOrg({
+        users: Number(args.users),
+        groups: Number(args.groups),
+        membersPerGroup: Number(args['members-per-group']),
+        nestingDepth: 5,
+        nestedGroups: Number(args.nested),
+        seed: 42,
+      });
+      const file = join(DATA, 'crowd-org.ndjson');
+      await writeSnapshot(org, file);
+      console.log(
+        `org: ${org.users.length} users, ${org.groups.length} groups, ${countMemberships(org)} memberships`,
+      );
+      await migrate(pool);
+      const t0 = performance.now();
+      const run = fileURLToPath(new URL('./run.ts', import.meta.url));
+      await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', run, '--child', '--url', url, '--file', file],
+        {
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      );
+      console.log(`synced in ${formatDuration(performance.now() - t0)} (child process)`);
+    } else {
+      console.log(`reading the kept database ${dbName}`);
+    }
+    // What autovacuum does shortly after a big apply: statistics and the visibility map.
+    await pool.query('VACUUM ANALYZE');
 
     const server = await startServer({
       config: {
@@ -231,7 +238,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await pool.end();
-    if (!args.keep) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    if (!args.keep && !reuse) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     else console.log(`kept database ${dbName}`);
     await admin.end();
   }

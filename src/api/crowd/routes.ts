@@ -34,7 +34,8 @@ import {
 } from './format.js';
 import { LISTS, membershipSql, relationSql, searchSql, type Relation } from './lists.js';
 import { restrictionSql, type EntityType, type Restriction } from './restriction.js';
-import { pageSql, Snapshot } from './store.js';
+import { PageMarks } from './pages.js';
+import { pageSql, Snapshot, type UserRecord } from './store.js';
 
 /** A page asks for at most this many entities; `max-results=-1` (Crowd's "all") streams them all. */
 export const MAX_RESULTS = 10_000;
@@ -153,6 +154,8 @@ async function* listChunks(
   attributes: boolean,
   sql: string,
   params: unknown[],
+  /** Called with each row, in order (the page marks of user searches). */
+  onRow?: (row: Row) => void,
 ): AsyncGenerator<string> {
   const item = (r: Row): Node =>
     kind === 'user'
@@ -163,14 +166,19 @@ async function* listChunks(
         ? groupEntity(base, r as GroupRow, attributes)
         : groupRef(base, (r as GroupRow).name);
   let n = 0;
+  const rowsOf = async function* () {
+    for await (const rows of s.rows<Row>(sql, params)) {
+      if (onRow) for (const r of rows) onRow(r);
+      yield rows;
+    }
+  };
   if (format === 'xml') {
     yield `${XML_DECL}<${kind}s expand="${kind}">`;
-    for await (const rows of s.rows<Row>(sql, params))
-      yield rows.map((r) => xmlElement(kind, item(r))).join('');
+    for await (const rows of rowsOf()) yield rows.map((r) => xmlElement(kind, item(r))).join('');
     yield `</${kind}s>`;
   } else {
     yield `{"expand":"${kind}","${kind}s":[`;
-    for await (const rows of s.rows<Row>(sql, params)) {
+    for await (const rows of rowsOf()) {
       yield rows.map((r) => (n++ === 0 ? '' : ',') + JSON.stringify(toJson(item(r)))).join('');
     }
     yield ']}';
@@ -225,6 +233,7 @@ const NO_PASSWORDS =
 
 export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions): Promise<void> {
   const { pool, applications } = opts;
+  const marks = new PageMarks();
   const fmt = (req: FastifyRequest) => negotiate(req.headers.accept);
 
   app.addContentTypeParser(['application/xml', 'text/xml'], { parseAs: 'string' }, (_req, body, done) =>
@@ -439,24 +448,46 @@ export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions)
     const page = paging(q);
     const params: unknown[] = [];
     const where = restrictionSql(restriction, entity as EntityType, params);
-    const p = pageSql(page.start, page.max, params.length + 2);
     const format = fmt(req);
     const ex = expands(q);
-    const s = await Snapshot.open(pool, appOf(req).directories);
-    const sql =
-      searchSql(
-        entity,
-        s.dirs,
-        where.replace(/\$(\d+)/g, (_m, n) => `$${Number(n) + 1}`),
-      ) + p.sql;
+    const app = appOf(req);
+    const s = await Snapshot.open(pool, app.directories);
+    let sql = '';
+    let values: unknown[] = [];
+    let onLast: ((row: Row) => void) | undefined;
+    try {
+      const shifted = where.replace(/\$(\d+)/g, (_m, n) => `$${Number(n) + 1}`);
+      if (entity === 'user' && page.max !== null) {
+        // Resume after the previous page when the directories have not changed since (./pages.ts).
+        const versions = await s.versions();
+        const after =
+          page.start > 0 ? marks.get(PageMarks.key(app.name, where, params, page.start), versions) : null;
+        const next = PageMarks.key(app.name, where, params, page.start + page.max);
+        const max = page.max;
+        let seen = 0;
+        onLast = (row) => {
+          if (++seen === max) marks.set(next, { versions, after: (row as UserRecord).username_lower });
+        };
+        if (after !== null) {
+          const k = params.length + 2;
+          sql = searchSql('user', s.dirs, `${shifted} AND u.username_lower > $${k}`) + ` LIMIT $${k + 1}`;
+          values = [...params, after, max];
+        }
+      }
+      if (!sql) {
+        const p = pageSql(page.start, page.max, params.length + 2);
+        sql = searchSql(entity, s.dirs, shifted) + p.sql;
+        values = [...params, ...p.params];
+      }
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
     return stream(
       reply,
       format,
       s,
-      listChunks(s, format, baseOf(req), entity, ex.has(entity), ex.has('attributes'), sql, [
-        ...params,
-        ...p.params,
-      ]),
+      listChunks(s, format, baseOf(req), entity, ex.has(entity), ex.has('attributes'), sql, values, onLast),
     );
   };
   app.get(

@@ -52,12 +52,12 @@ export function groupWins(a: string, dirs: readonly string[]): string {
             AND (array_position(${DIRS}, w.connector), w.id) < (array_position(${DIRS}, ${a}.connector), ${a}.id))`;
 }
 
-export const USER_COLUMNS = `u.id, u.connector, u.external_id, u.username, u.email, u.display_name, u.given_name,
+export const USER_COLUMNS = `u.id, u.username_lower, u.connector, u.external_id, u.username, u.email, u.display_name, u.given_name,
   u.family_name, u.active, u.attributes, u.created_at, u.updated_at`;
 export const GROUP_COLUMNS = `g.id, g.connector, g.external_id, g.name, g.description, g.local, g.attributes,
   g.created_at, g.updated_at`;
 
-export type UserRecord = UserRow & { id: string };
+export type UserRecord = UserRow & { id: string; username_lower: string };
 export type GroupRecord = GroupRow & { id: string };
 
 /** A read-only snapshot transaction on its own connection. */
@@ -94,6 +94,15 @@ export class Snapshot {
 
   query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
     return this.client.query<R>(sql, [this.dirs, ...params]);
+  }
+
+  /** The directories' versions (bumped by every apply), as one string. */
+  async versions(): Promise<string> {
+    const { rows } = await this.query<{ v: string | null }>(
+      `SELECT string_agg(d.connector || '@' || d.version, ',' ORDER BY d.connector) AS v
+         FROM dirsync.directories d WHERE d.connector = ANY(${DIRS})`,
+    );
+    return rows[0]?.v ?? '';
   }
 
   async findUser(name: string): Promise<UserRecord | null> {
