@@ -3,11 +3,12 @@
  * with its path, and nothing starts while any remains.
  */
 import cronParser from 'cron-parser';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Connector, GroupSelector } from '../connectors/types.js';
 import { templateError } from '../src/pipeline/template.js';
 import { parseDuration } from '../src/util/duration.js';
-import { secretRefSchema } from './secrets.js';
+import { secretRefSchema, type SecretRef } from './secrets.js';
 
 /** A duration such as `90s`, `15m`, `1h`, `30d`; parsed to milliseconds. */
 export const durationSchema = z.string().transform((s, ctx) => {
@@ -339,6 +340,48 @@ export const commonConnectorShape = {
   maxRunDuration: positiveDurationSchema.default(3_600_000),
 };
 
+/** A CIDR block (`10.0.0.0/8`, `2001:db8::/32`) or a single address. */
+const cidrSchema = z.string().refine(
+  (s) => {
+    const [addr, bits, extra] = s.split('/');
+    if (extra !== undefined || !addr) return false;
+    const v = isIP(addr);
+    if (v === 0) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n >= 0 && n <= (v === 4 ? 32 : 128);
+  },
+  { message: 'must be an IP address or a CIDR block such as 10.0.0.0/8' },
+);
+
+/**
+ * An Atlassian application (Jira, Confluence, Bitbucket, Bamboo) that reads the synchronized
+ * directories over the Crowd REST API, as a "Crowd directory" in its user-directory settings.
+ */
+const crowdApplicationSchema = z
+  .object({
+    /** The application name the Atlassian application sends (HTTP Basic user name). */
+    name: z.string().min(1).max(255),
+    /** The application password (HTTP Basic password): a secret reference, never inline. */
+    password: secretRefSchema,
+    /**
+     * Connector names whose directories this application sees, in precedence order: a user or
+     * group name present in two directories resolves to the first one listed (Crowd's directory order).
+     */
+    directories: z.array(z.string().min(1)).min(1, 'list at least one connector'),
+    /** Client addresses allowed to use this application (CIDR blocks); any address when absent. */
+    allowedAddresses: z.array(cidrSchema).optional(),
+  })
+  .strict();
+
+/** The Crowd REST API served by `dirsync serve` under /rest/usermanagement/1 (and /latest). */
+const crowdSchema = z
+  .object({
+    /** Applications allowed to read the directories; none means the Crowd API answers no one. */
+    applications: z.array(crowdApplicationSchema).default([]),
+  })
+  .strict();
+
 const _commonConnectorSchema = z.object(commonConnectorShape);
 export type CommonConnectorConfig = z.infer<typeof _commonConnectorSchema>;
 
@@ -382,6 +425,7 @@ export function configSchema(connectors: readonly Connector[]) {
         })
         .strict()
         .default({ host: '127.0.0.1', port: 8080 }),
+      crowd: crowdSchema.default({ applications: [] }),
       connectors: z.array(entry).min(1, 'configure at least one connector'),
       alerts: alertsSchema,
     })
@@ -399,6 +443,33 @@ export function configSchema(connectors: readonly Connector[]) {
           });
         } else seen.set(name, i);
       });
+      const apps = new Map<string, number>();
+      cfg.crowd.applications.forEach((a, i) => {
+        const first = apps.get(a.name.toLowerCase());
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['crowd', 'applications', i, 'name'],
+            message: `duplicate application name "${a.name}" (also crowd.applications[${first}])`,
+          });
+        } else apps.set(a.name.toLowerCase(), i);
+        a.directories.forEach((d, j) => {
+          if (!seen.has(d)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['crowd', 'applications', i, 'directories', j],
+              message: `no connector is named "${d}"`,
+            });
+          }
+          if (a.directories.indexOf(d) !== j) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['crowd', 'applications', i, 'directories', j],
+              message: `"${d}" is listed twice`,
+            });
+          }
+        });
+      });
     });
 }
 
@@ -406,9 +477,19 @@ export interface DirsyncConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   queue: { prefix: string; concurrency: number };
   server: { host: string; port: number };
+  /** The Crowd REST API; absent means no application is configured. */
+  crowd?: { applications: CrowdApplicationConfig[] };
   connectors: ConnectorConfig[];
   /** Always present once parsed; optional for configs built in code. */
   alerts?: AlertsConfig;
+}
+
+/** One application of `crowd.applications`. */
+export interface CrowdApplicationConfig {
+  name: string;
+  password: SecretRef;
+  directories: string[];
+  allowedAddresses?: string[] | undefined;
 }
 
 /** `connectors[1].schedule.every` from a zod issue path. */

@@ -22,6 +22,9 @@ import type { Registry } from 'prom-client';
 import type { DirsyncConfig } from '../../config/schema.js';
 import { DirsyncError, isDirsyncError, type ErrorCode } from '../errors.js';
 import type { ApiContext, QueueBinding } from './context.js';
+import { AccessRecorder, readAccess } from './crowd/access.js';
+import { loadApplications } from './crowd/auth.js';
+import { CROWD_PREFIXES, crowdRoutes } from './crowd/routes.js';
 import { connectorRoutes } from './routes/connectors.js';
 import { directoryRoutes } from './routes/directory.js';
 import { liveRoutes } from './routes/live.js';
@@ -150,6 +153,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     livePollMs: opts.livePollMs ?? 1000,
   };
 
+  // Crowd applications' passwords are read once, here: a missing secret stops the server at start.
+  const crowdApps = loadApplications(opts.config.crowd?.applications ?? [], opts.env ?? process.env);
+
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: 64 * 1024,
@@ -186,6 +192,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const OPEN = new Set(['/healthz', '/login', '/favicon.ico']);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0] as string;
+    // The Crowd API authenticates applications itself (HTTP Basic, ./crowd/auth.ts); a browser
+    // page cannot use it without the application password, so the dashboard's rules do not apply.
+    if (path.startsWith('/rest/usermanagement/')) return;
     if (!guard.hostAllowed(req)) {
       return sendError(reply, 421, 'MISDIRECTED', 'this server answers only to a loopback host name');
     }
@@ -244,7 +253,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           'Sync status, run history, change logs and the synchronized directory. Errors are `{ error: { code, message } }`. ' +
           'State-changing requests need the Bearer token, or a session cookie plus the X-CSRF-Token from GET /api/session.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          basic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'Crowd API: the application name and password of crowd.applications',
+          },
+        },
+      },
       security: [{ bearer: [] }],
       tags: [
         { name: 'connectors', description: 'Status and sync now' },
@@ -252,10 +270,20 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         { name: 'directory', description: 'Users, groups, nested memberships' },
         { name: 'live', description: 'Server-Sent Events' },
         { name: 'ops', description: 'Health and metrics' },
+        {
+          name: 'crowd',
+          description:
+            'Atlassian Crowd REST API (read-only) for Jira, Confluence, Bitbucket and Bamboo; also under /rest/usermanagement/latest. ' +
+            "XML or JSON by Accept; errors are Crowd's `{reason, message}`.",
+        },
       ],
     },
     transform: ({ schema, url }) => {
-      const api = url.startsWith('/api/') || url === '/healthz' || url === '/metrics';
+      const api =
+        url.startsWith('/api/') ||
+        url.startsWith('/rest/usermanagement/1/') ||
+        url === '/healthz' ||
+        url === '/metrics';
       return { schema: api ? schema : { ...(schema ?? {}), hide: true }, url } as never;
     },
   });
@@ -331,6 +359,37 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   liveRoutes(app, ctx);
   opsRoutes(app, ctx);
   historyRoutes(app, ctx);
+  app.get(
+    '/api/crowd/applications',
+    {
+      schema: {
+        tags: ['crowd'],
+        summary: 'The Crowd applications, their directories and last access (never their passwords)',
+      },
+    },
+    async () => {
+      const access = await readAccess(ctx.pool);
+      return (opts.config.crowd?.applications ?? []).map((a) => ({
+        name: a.name,
+        directories: a.directories,
+        allowedAddresses: a.allowedAddresses ?? null,
+        lastAccessAt: access.get(a.name)?.lastAccessAt ?? null,
+        lastAddress: access.get(a.name)?.lastAddress ?? null,
+        requests: access.get(a.name)?.requests ?? 0,
+      }));
+    },
+  );
+
+  // --- Crowd REST API ---------------------------------------------------------------------------
+  const recorder = new AccessRecorder(ctx.pool);
+  for (const prefix of CROWD_PREFIXES) {
+    await app.register(crowdRoutes, {
+      prefix,
+      pool: ctx.pool,
+      applications: crowdApps,
+      touched: (a, address) => recorder.touched(a, address),
+    });
+  }
 
   // --- dashboard ------------------------------------------------------------------------------
   const assets = loadAssets();

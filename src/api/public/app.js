@@ -876,7 +876,7 @@ function changesTable(items, connector) {
 }
 
 async function directoryIndex() {
-  const { items } = await api('/api/connectors');
+  const [{ items }, apps] = await Promise.all([api('/api/connectors'), api('/api/crowd/applications')]);
   connectors = items;
   return [
     h('h1', {}, 'Directory'),
@@ -896,6 +896,54 @@ async function directoryIndex() {
         ),
       ),
     ),
+    crowdApplications(apps),
+  ];
+}
+
+/** The Atlassian applications reading the directories over the Crowd API (crowd.applications). */
+function crowdApplications(apps) {
+  return [
+    h('h2', { id: 'crowd' }, 'Atlassian applications (Crowd API)'),
+    apps.length === 0
+      ? h(
+          'p',
+          { class: 'muted' },
+          'No application is configured. Add crowd.applications to the config to let Jira or Confluence ',
+          'use these directories as a “Crowd directory” (see the README, “Connect Jira / Confluence”).',
+        )
+      : gridTable(
+          [
+            'Application',
+            'Directories, in precedence order',
+            'Allowed addresses',
+            'Last access',
+            ['Requests', 'num'],
+          ],
+          apps.map((a) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, h('strong', {}, a.name)),
+              h(
+                'td',
+                {},
+                a.directories.map((d, i) => [
+                  i ? ' → ' : '',
+                  h('a', { href: `#/connectors/${encodeURIComponent(d)}` }, d),
+                ]),
+              ),
+              h('td', {}, a.allowedAddresses ? a.allowedAddresses.join(', ') : 'any'),
+              h(
+                'td',
+                {},
+                a.lastAccessAt
+                  ? [time(a.lastAccessAt), a.lastAddress ? ` from ${a.lastAddress}` : '']
+                  : 'never',
+              ),
+              h('td', { class: 'num' }, num(a.requests)),
+            ),
+          ),
+        ),
   ];
 }
 
