@@ -52,6 +52,12 @@ interface Round {
 
 /** Members per appearance of a group in `members@delta`. */
 const MEMBERS_PER_ITEM = 100;
+/**
+ * A page ends once it carries this many member references, whatever the page size asked: Graph's
+ * group delta pages are far smaller than 999 groups with all their members (a 100k-user tenant
+ * takes thousands of sequential delta pages; see shared/notes/idp-facts.md).
+ */
+const MEMBER_REFS_PER_PAGE = 400;
 const DEFAULT_PAGE = 100;
 /** States kept for delta tokens; older tokens expire (410). */
 const MAX_STATES = 32;
@@ -173,11 +179,12 @@ export class DeltaService {
         if (store.isListed(u)) keep(graphId(u.id), JSON.stringify(renderUser(store, u, props)));
       }
     } else {
+      const children = wm ? store.childIndex() : undefined;
       for (const g of store.org.groups) {
         const id = graphId(g.id);
         keep(id, JSON.stringify(renderGroup(store, g, props)));
         if (wm) {
-          const list = store.members(g).map(memberKey).join(',');
+          const list = store.members(g, children).map(memberKey).join(',');
           if (list !== '') {
             const was = prev?.members.get(id);
             members.set(id, was === list ? was : list);
@@ -242,10 +249,21 @@ export class DeltaService {
   }
 
   private serve(kind: Kind, req: DeltaRequest, key: string, round: Round, offset: number, pageSize: number) {
-    const value = round.items.slice(offset, offset + pageSize);
+    let end = offset;
+    let refs = 0;
+    while (
+      end < round.items.length &&
+      end - offset < pageSize &&
+      (end === offset || refs < MEMBER_REFS_PER_PAGE)
+    ) {
+      const m = round.items[end]?.['members@delta'];
+      refs += Array.isArray(m) ? m.length : 0;
+      end++;
+    }
+    const value = round.items.slice(offset, end);
     const body: Record<string, unknown> = { '@odata.context': `${req.base}/v1.0/$metadata#${kind}` };
-    if (offset + pageSize < round.items.length) {
-      body['@odata.nextLink'] = `${req.base}/v1.0/${kind}/delta?$skiptoken=${key}.${offset + pageSize}`;
+    if (end < round.items.length) {
+      body['@odata.nextLink'] = `${req.base}/v1.0/${kind}/delta?$skiptoken=${key}.${end}`;
     } else {
       body['@odata.deltaLink'] = `${req.base}/v1.0/${kind}/delta?$deltatoken=${round.deltaToken}`;
       this.rounds.delete(key);
