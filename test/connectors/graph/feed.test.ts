@@ -118,6 +118,17 @@ describe('graph change feed', () => {
     });
   }, 120_000);
 
+  it('a pushed-down group include filter gives no cursor, and the feed refuses it', async () => {
+    const ctx = ctxOf({ groupFilter: { include: [{ name: emu.org.groups[0]!.name }], exclude: [] } });
+    const source = await graphConnector.open(config, ctx);
+    await readAll(source);
+    expect(source.cursor?.()).toBeNull();
+    const { cursor } = await fullRead();
+    await expect(graphConnector.openFeed!(config, ctx, cursor)).rejects.toMatchObject({
+      code: 'DIRSYNC_E_FEED_UNAVAILABLE',
+    });
+  });
+
   it('an unchanged tenant costs two requests and yields nothing', async () => {
     const { cursor } = await fullRead();
     const feed = await graphConnector.openFeed!(config, ctxOf(), cursor);
