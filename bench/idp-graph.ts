@@ -74,7 +74,12 @@ const { ready, stop } = await startEmulatorProcess<Ready & { connector: { tls: {
   ],
 );
 const startupMs = performance.now() - t0;
-const admin = new Agent({ connect: { ca: readFileSync(ready.connector.tls.caFile, 'utf8') } });
+// Applying a 1% plan to a 100k-user emulator can take a while: no header timeout on admin calls.
+const admin = new Agent({
+  connect: { ca: readFileSync(ready.connector.tls.caFile, 'utf8') },
+  headersTimeout: 0,
+  bodyTimeout: 0,
+});
 const counters = async (): Promise<Counters> => {
   const res = await request(`${ready.url}/__emulator/stats`, { dispatcher: admin });
   return (await res.body.json()) as Counters;
