@@ -18,7 +18,6 @@ export interface LogTarget {
   type: 'User' | 'UserGroup';
   alternateId: string;
   displayName: string;
-  detailEntry: Record<string, unknown> | null;
 }
 
 /** One stored System Log event: the LogEvent Okta serves plus when it became readable. */
@@ -38,7 +37,7 @@ export interface LogEvent {
   severity: 'INFO';
   legacyEventType: string;
   displayMessage: string;
-  actor: { id: string; type: string; alternateId: string; displayName: string; detailEntry: null };
+  actor: { id: string; type: string; alternateId: string; displayName: string };
   client: {
     userAgent: { rawUserAgent: string; os: string; browser: string };
     zone: string;
@@ -57,7 +56,6 @@ const ACTOR = {
   type: 'PublicClientApp',
   alternateId: '0oaDirsyncEmulator01',
   displayName: 'Dirsync emulator admin',
-  detailEntry: null,
 };
 
 /** Event types as Okta logs them (https://developer.okta.com/docs/reference/api/event-types/). */
@@ -116,12 +114,11 @@ export class OktaStore {
       type: 'User',
       alternateId: oktaLogin(this.org, u),
       displayName: u.displayName,
-      detailEntry: null,
     };
   }
 
   private groupTarget(g: Pick<OrgGroup, 'id' | 'name'>): LogTarget {
-    return { id: g.id, type: 'UserGroup', alternateId: 'unknown', displayName: g.name, detailEntry: null };
+    return { id: g.id, type: 'UserGroup', alternateId: 'unknown', displayName: g.name };
   }
 
   private record(eventType: string, target: LogTarget[], at: number, transaction: string): void {
