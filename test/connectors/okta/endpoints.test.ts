@@ -264,3 +264,33 @@ describe('okta emulator: System Log', () => {
     }
   });
 });
+
+describe('okta emulator modules', () => {
+  it('have no import cycle (the admin API depends on the store, not on the server)', async () => {
+    const { readFileSync: read, readdirSync } = await import('node:fs');
+    const dir = new URL('../../../connectors/okta/emulator/', import.meta.url);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    const imports = new Map<string, string[]>();
+    for (const f of files) {
+      const text = read(new URL(f, dir), 'utf8');
+      const deps = [...text.matchAll(/from '\.\/([\w-]+)\.js'/g)].map((m) => `${m[1]}.ts`);
+      imports.set(f, deps);
+    }
+    expect(imports.get('admin.ts')).not.toContain('index.ts');
+    const cycle = (start: string): string[] | null => {
+      const stack: string[] = [];
+      const visit = (f: string): string[] | null => {
+        if (stack.includes(f)) return f === start ? [...stack, f] : null;
+        stack.push(f);
+        for (const d of imports.get(f) ?? []) {
+          const c = visit(d);
+          if (c) return c;
+        }
+        stack.pop();
+        return null;
+      };
+      return visit(start);
+    };
+    for (const f of files) expect(cycle(f), f).toBeNull();
+  });
+});
