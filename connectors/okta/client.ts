@@ -9,6 +9,7 @@
  * pages and follows Okta's `Link: <...>; rel="next"` itself, so map.ts can report bad records.
  */
 import { Client } from '@okta/okta-sdk-nodejs';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { resolveSecret } from '../../config/secrets.js';
 import { DirsyncError, isDirsyncError } from '../../src/errors.js';
@@ -68,6 +69,9 @@ export function createOktaApi(
   // A trailing slash would make the SDK build `//api/v1/...` URLs (and DPoP `htu` claims that
   // Okta rejects); the org URL is an origin.
   const orgUrl = new URL(config.orgUrl).origin;
+  // Every request in flight listens on the run's signal (node-fetch's abort): allow as many
+  // listeners as requests can be in flight, so Node does not warn of a leak that is none.
+  setMaxListeners(Math.max(getMaxListeners(signal), config.rateLimit.maxConcurrent * 2 + 16), signal);
   const budget = budgetFor(orgUrl, config.rateLimit.maxConcurrent, config.rateLimit.reservePercent / 100);
   const executor = new OktaRequestExecutor(
     budget,

@@ -32,8 +32,9 @@ function targetId(targets: unknown[], type: string): string | null {
 
 /**
  * The feed's view of one LogEvent, or null for an event it does not use (another type, a failed
- * outcome, missing targets). A malformed event is skipped rather than fatal: the member-list
- * re-read of groups whose `lastMembershipUpdated` moved without a usable event covers it.
+ * outcome, missing targets). A malformed event is skipped rather than fatal: when it was the
+ * group's last change, the group's `lastMembershipUpdated` lies after its last usable event and
+ * the feed re-reads the group's member list.
  */
 export function parseLogEvent(raw: unknown): FeedEvent | null {
   if (!isObj(raw) || typeof raw.eventType !== 'string') return null;
