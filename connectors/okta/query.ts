@@ -93,3 +93,34 @@ export function excludedBy(hint: GroupFilterHint | undefined): (id: string, name
   const globs = ex.flatMap((s) => ('glob' in s ? [globToRegExp(s.glob)] : []));
   return (id, name) => ids.has(id) || names.has(name) || globs.some((g) => g.test(name));
 }
+
+/**
+ * Whether a group is one a full read with this configuration yields: its type is synced, no
+ * exclude drops it, and, when the includes are pushed down as a `search`, it matches them (search
+ * compares strings case-insensitively). The change feed uses it to decide on groups it reads alone.
+ */
+export function groupSelector(
+  types: readonly GroupType[],
+  hint: GroupFilterHint | undefined,
+  namePushDown: boolean,
+): { wanted(id: string, name: string, type: string): boolean; byName: boolean } {
+  const typeSet = new Set<string>(types);
+  const excluded = excludedBy(hint);
+  const query = groupQuery(types, hint, namePushDown);
+  const include = 'search' in query ? (hint?.include ?? []) : [];
+  const lower = (s: string) => s.toLowerCase();
+  const matches = (id: string, name: string) =>
+    include.length === 0 ||
+    include.some((s) =>
+      'id' in s
+        ? lower(s.id) === lower(id)
+        : 'name' in s
+          ? lower(s.name) === lower(name)
+          : lower(name).startsWith(lower(/^[^*?]*/.exec(s.glob)?.[0] ?? '')),
+    );
+  return {
+    wanted: (id, name, type) => typeSet.has(type) && !excluded(id, name) && matches(id, name),
+    // A rename can move a group into or out of the selection only when names select.
+    byName: include.length > 0 || (hint?.exclude ?? []).some((s) => !('id' in s)),
+  };
+}

@@ -271,7 +271,8 @@ describe('okta connector: rate limits and faults', () => {
   it('retries a request that times out', async () => {
     emu.setFaultRule({ pathPrefix: '/api/v1/groups', fault: 'timeout', times: 1 });
     try {
-      const { items, stats } = await readAll(configFor(emu, { requestTimeoutMs: 300 }));
+      // Long enough that only the hung request times out, even with many requests in flight on a busy machine.
+      const { items, stats } = await readAll(configFor(emu, { requestTimeoutMs: 1500 }));
       expect(snapshotSets(items)).toEqual(truth(emu.org));
       expect(stats.requests).toBe(stats.pages + 1);
     } finally {
