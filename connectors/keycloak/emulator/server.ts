@@ -286,6 +286,10 @@ function admin(
     if (rest.length > 0) return notFound(res);
     return ok(store.listUserGroups(id, search, page(q, -1, -1), !bool(q, 'briefRepresentation', true)));
   }
+  if (kind === 'users' && id === 'profile' && rest.length === 0) {
+    if (sub === undefined) return ok(USER_PROFILE);
+    if (sub === 'metadata') return ok(userProfileMetadata());
+  }
   if (rest.length > 0) return notFound(res);
   if (kind === 'users') {
     if (id === undefined)
@@ -352,6 +356,42 @@ function listRealms(state: EmulatorState, claims: TokenClaims, res: ServerRespon
     visible.map(([name, r]) => realmRep(name, r.events.settings)),
     cut,
   );
+}
+
+/** The realm's user profile (UPConfig): Keycloak's four built-in attributes plus the org's two. */
+const PROFILE_ATTRIBUTES = ['username', 'email', 'firstName', 'lastName', 'department', 'title'];
+const USER_PROFILE = {
+  attributes: PROFILE_ATTRIBUTES.map((name) => ({
+    name,
+    displayName: `\${${name}}`,
+    permissions: { view: ['admin', 'user'], edit: name === 'username' ? ['admin'] : ['admin', 'user'] },
+    multivalued: false,
+    ...(name === 'username' || name === 'email'
+      ? { validations: { length: { min: name === 'username' ? 3 : 1, max: 255 } } }
+      : {}),
+  })),
+  groups: [
+    {
+      name: 'user-metadata',
+      displayHeader: 'User metadata',
+      displayDescription: 'Attributes, which refer to user metadata',
+    },
+  ],
+  unmanagedAttributePolicy: 'ADMIN_VIEW',
+};
+
+function userProfileMetadata() {
+  return {
+    attributes: PROFILE_ATTRIBUTES.map((name) => ({
+      name,
+      displayName: `\${${name}}`,
+      required: name === 'username',
+      readOnly: false,
+      validators: {},
+      multivalued: false,
+    })),
+    groups: USER_PROFILE.groups,
+  };
 }
 
 function notFound(res: ServerResponse): void {
