@@ -335,7 +335,16 @@ export async function* readFeed(
         }
         if (page.length < max) break;
       }
-      for (const id of plan.users) if (!seen.has(id)) yield* rereadUser(api, id, userQuery, max);
+      // A complete listing (the count did not move, every user was seen) proves a touched user
+      // it lacks is gone; offset paging over a realm that changed meanwhile proves nothing, and
+      // with only active users listed a missing user may merely be disabled: ask for those.
+      const complete =
+        userQuery.enabled === undefined && seen.size === count && (await api.usersCount(userQuery)) === count;
+      for (const id of plan.users) {
+        if (seen.has(id)) continue;
+        if (complete) yield { kind: 'removed', objectType: 'user', externalId: id };
+        else yield* rereadUser(api, id, userQuery, max);
+      }
     } else {
       const results = await Promise.all(
         [...plan.users].map(async (id) => {

@@ -237,7 +237,8 @@ describe('keycloak feed: named cases', () => {
   it('a user re-read failing mid-feed throws', async () => {
     const { set, cursor } = await full(config, ctxOf());
     emu.mutations.updateUser(emu.org.users[5]!.id, { title: 'x' });
-    emu.failRequests({ match: /\/users\/[0-9a-f-]{36}$/, mode: 'error', status: 500 });
+    // Single reads (`users/{id}`) and listings (`users/?first=`, used when many users changed).
+    emu.failRequests({ match: /\/users(\/[0-9a-f-]{36})?\/?(\?|$)/, mode: 'error', status: 500 });
     const f = await keycloakConnector.openFeed!(config, ctxOf(), cursor);
     expect((await rejection(applyFeed(set, f))).code).toBe('DIRSYNC_E_IDP_UNAVAILABLE');
   });
