@@ -63,20 +63,25 @@ export const keycloakConnectorImpl: Connector<KeycloakConfig> = {
   async open(config, ctx): Promise<Source> {
     const api = apiFor(config, ctx);
     let cursor: string | null = null;
-    async function* read(): AsyncGenerator<SnapshotItem> {
+    // The snapshot streams straight from the reader (no extra generator per item); the reader
+    // fills the tree and reports completion.
+    const read = (): AsyncIterable<SnapshotItem> => {
       // Taken before the first request: events from here on (minus the overlap) continue this read.
       const time = Date.now();
       const tree = new Map<string, string>();
-      for await (const item of readRealm(
+      return readRealm(
         api,
-        { pageSize: config.pageSize, concurrency: config.concurrency },
+        {
+          pageSize: config.pageSize,
+          concurrency: config.concurrency,
+          tree,
+          onComplete: () => {
+            cursor = groupFilterPushedDown(ctx) ? null : encodeCursor({ realm: config.realm, time, tree });
+          },
+        },
         ctx,
-      )) {
-        if (item.kind === 'edge' && item.memberType === 'group') tree.set(item.memberId, item.groupId);
-        yield item;
-      }
-      cursor = groupFilterPushedDown(ctx) ? null : encodeCursor({ realm: config.realm, time, tree });
-    }
+      );
+    };
     return {
       read,
       stats: () => api.stats,
