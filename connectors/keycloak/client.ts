@@ -150,7 +150,8 @@ export class KeycloakApi {
    * A page of admin events, oldest first. `dateFrom` is sent as epoch milliseconds (Keycloak 26
    * takes `yyyy-MM-dd` or epoch ms; the SDK types it as a Date, whose `toString()` Keycloak
    * refuses). `direction` is passed through the SDK's query (it sends a GET payload as query
-   * parameters); a Keycloak that predates it (the 26.6 spec lists it; the version that added it is not checked) answers newest first, which the feed handles.
+   * parameters); a Keycloak that predates it (the 26.6 spec lists it; which release added it is
+   * not checked here) answers newest first, which the feed handles.
    */
   adminEvents(q: {
     dateFrom: number;
