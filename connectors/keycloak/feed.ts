@@ -330,8 +330,11 @@ export async function* readFeed(
       for (let first = 0; first < count + max; first += max) {
         const page = await api.users(first, max, userQuery);
         for (const u of page) {
-          if (isObj(u) && typeof u.id === 'string') seen.add(u.id);
-          if (!isServiceAccount(u)) yield mapUser(u);
+          if (!isObj(u) || typeof u.id !== 'string') continue;
+          seen.add(u.id);
+          // Only the users the events named: the others did not change, and upserting them would
+          // make the pipeline's work grow with the realm instead of with the change.
+          if (plan.users.has(u.id) && !isServiceAccount(u)) yield mapUser(u);
         }
         if (page.length < max) break;
       }
