@@ -40,6 +40,8 @@ import { isObj, isServiceAccount, mapGroup, mapUser, type Obj } from './map.js';
 
 export interface FeedOptions {
   pageSize: number;
+  /** Requests in flight at once (the client enforces it; the feed sizes its windows by it). */
+  concurrency: number;
   /** Events are read from `cursor.time - overlapMs`. */
   overlapMs: number;
 }
@@ -327,16 +329,21 @@ export async function* readFeed(
     const listing = Math.ceil(count / max) + 1;
     if (plan.users.size > listing) {
       const seen = new Set<string>();
-      for (let first = 0; first < count + max; first += max) {
-        const page = await api.users(first, max, userQuery);
-        for (const u of page) {
+      // Pages in parallel (the client bounds concurrency), a window at a time to bound memory.
+      const offsets: number[] = [];
+      for (let first = 0; first < count; first += max) offsets.push(first);
+      const window = Math.max(1, opts.concurrency * 2);
+      for (let i = 0; i < offsets.length; i += window) {
+        const pages = await Promise.all(
+          offsets.slice(i, i + window).map((f) => api.users(f, max, userQuery)),
+        );
+        for (const u of pages.flat()) {
           if (!isObj(u) || typeof u.id !== 'string') continue;
           seen.add(u.id);
           // Only the users the events named: the others did not change, and upserting them would
           // make the pipeline's work grow with the realm instead of with the change.
           if (plan.users.has(u.id) && !isServiceAccount(u)) yield mapUser(u);
         }
-        if (page.length < max) break;
       }
       // A complete listing (the count did not move, every user was seen) proves a touched user
       // it lacks is gone; offset paging over a realm that changed meanwhile proves nothing, and

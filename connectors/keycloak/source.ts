@@ -98,7 +98,11 @@ export const keycloakConnectorImpl: Connector<KeycloakConfig> = {
     }
     const start = decodeCursor(text, config.realm);
     const api = apiFor(config, ctx);
-    const opts = { pageSize: config.pageSize, overlapMs: config.feedOverlap };
+    const opts = {
+      pageSize: config.pageSize,
+      concurrency: config.concurrency,
+      overlapMs: config.feedOverlap,
+    };
     try {
       // Here rather than in read(): a feed that is off or expired is refused at open, as the
       // contract asks, before the pipeline commits to an incremental run.
