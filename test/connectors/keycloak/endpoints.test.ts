@@ -23,7 +23,7 @@ for (const f of ['int32', 'int64', 'float', 'double']) ajv.addFormat(f, true);
 ajv.addSchema({ $id: 'kc', components: spec.components });
 const validators = new Map<string, ValidateFunction>();
 
-function expectValid(path: string, body: unknown): void {
+function validatorFor(path: string): ValidateFunction {
   let v = validators.get(path);
   if (!v) {
     const schema =
@@ -35,6 +35,11 @@ function expectValid(path: string, body: unknown): void {
     );
     validators.set(path, v);
   }
+  return v;
+}
+
+function expectValid(path: string, body: unknown): void {
+  const v = validatorFor(path);
   expect(v(body), `${path}: ${ajv.errorsText(v.errors)}`).toBe(true);
 }
 
@@ -44,6 +49,21 @@ describe('keycloak emulator: read endpoints the admin client reaches', () => {
   let master: KcAdminClient;
 
   beforeAll(async () => {
+    // Compile the schemas first: compiling RealmRepresentation takes seconds on a loaded machine,
+    // and an idle keep-alive socket that the server closes meanwhile would reset the next call.
+    for (const path of [
+      '',
+      '/events/config',
+      '/admin-events',
+      '/users',
+      '/users/{user-id}',
+      '/users/{user-id}/groups',
+      '/groups',
+      '/groups/{group-id}',
+      '/groups/{group-id}/children',
+      '/groups/{group-id}/members',
+    ])
+      validatorFor(path);
     emu = await startEmulator({ users: 120, groups: 30, membersPerGroup: 10, nestingDepth: 3, seed: 5 });
     kc = new KcAdminClient({ baseUrl: emu.url, realmName: 'acme' });
     await kc.auth({
