@@ -16,6 +16,7 @@
  * (unchanged ≤ 10 requests, 1% ≤ 3% of the full read's requests).
  */
 import pino from 'pino';
+import { Agent } from 'undici';
 import { parseConnectorConfig } from '../config/load.js';
 import { keycloakConnector } from '../connectors/keycloak/index.js';
 import type { ConnectorConfig } from '../config/schema.js';
@@ -160,12 +161,15 @@ async function feedBench(connector: Connector, config: ConnectorConfig, url: str
       await feed.close();
     }
     rows.push(row(name, feed.stats().requests, performance.now() - t, items));
+    console.log(JSON.stringify(rows[rows.length - 1])); // as it comes, in case a later phase fails
   }
   await runFeed('unchanged feed');
+  // Applying a 1% plan to a 100k realm takes the emulator minutes on a loaded machine: no timeout.
   const res = await fetch(`${url}/__emulator/mutate`, {
     method: 'POST',
     body: JSON.stringify({ seed: 42, users: 0.01, memberships: 0.01 }),
-  });
+    dispatcher: new Agent({ headersTimeout: 0, bodyTimeout: 0 }),
+  } as RequestInit);
   const mutated = (await res.json()) as { planned: number; applied: number };
   await runFeed(`1% feed (${mutated.applied} changes)`);
   const [, unchanged, onePct] = rows as [unknown, { requests: number }, { requests: number }];
