@@ -6,7 +6,7 @@
  * Retry-After, never retry Google's 403 rate-limit answers (`userRateLimitExceeded`,
  * `quotaExceeded`) and would hide attempts from the request counter.
  */
-import { admin, type admin_directory_v1 } from '@googleapis/admin';
+import { admin, type admin_directory_v1, type admin_reports_v1 } from '@googleapis/admin';
 import type { Logger } from 'pino';
 import { DirsyncError, ERROR_CODES } from '../../src/errors.js';
 import type { SourceStats } from '../types.js';
@@ -32,6 +32,12 @@ export const USER_FIELDS =
   'isAdmin,orgUnitPath,organizations,customerId,creationTime)';
 export const GROUP_FIELDS = 'nextPageToken,groups(id,email,name,description,directMembersCount,adminCreated)';
 const GROUP_GET_FIELDS = 'id,email,name,description,directMembersCount,adminCreated';
+/** users.get returns the same fields as a users.list entry, so both map to the same record. */
+const USER_GET_FIELDS = USER_FIELDS.slice('nextPageToken,users('.length, -1);
+const DELETED_USER_FIELDS = 'nextPageToken,users(id,primaryEmail,deletionTime)';
+
+/** One admin audit activity as the change feed uses it (typed loosely; feed.ts checks it). */
+export type RawActivity = unknown;
 export const MEMBER_FIELDS = 'nextPageToken,members(id,email,role,type,status)';
 
 export interface ClientOptions {
@@ -47,12 +53,20 @@ type Call<T> = (options: admin_directory_v1.Options & Record<string, unknown>) =
 
 export class DirectoryClient {
   private readonly api: admin_directory_v1.Admin;
+  private readonly reports: admin_reports_v1.Admin;
   private readonly budget: RequestBudget;
   private readonly scope: { customer: string } | { domain: string };
 
   constructor(private readonly o: ClientOptions) {
     this.api = admin({
       version: 'directory_v1',
+      auth: o.jwt,
+      ...(o.config.rootUrl
+        ? { rootUrl: o.config.rootUrl.endsWith('/') ? o.config.rootUrl : `${o.config.rootUrl}/` }
+        : {}),
+    });
+    this.reports = admin({
+      version: 'reports_v1',
       auth: o.jwt,
       ...(o.config.rootUrl
         ? { rootUrl: o.config.rootUrl.endsWith('/') ? o.config.rootUrl : `${o.config.rootUrl}/` }
@@ -131,6 +145,87 @@ export class DirectoryClient {
       );
       // An empty group answers without a `members` key at all.
       yield this.items(data, 'members', what);
+      pageToken = nextToken(data, what);
+    } while (pageToken);
+  }
+
+  /** One user by id, primary address or alias; null when Google says there is none (404). */
+  async getUser(userKey: string): Promise<RawUser | null> {
+    try {
+      const data = await this.call<admin_directory_v1.Schema$User>(`users.get(${userKey})`, (opt) =>
+        this.api.users.get({ userKey, projection: 'basic', fields: USER_GET_FIELDS }, opt),
+      );
+      this.o.stats.pages++;
+      return data;
+    } catch (e) {
+      if (e instanceof DirsyncError && e.code === 'DIRSYNC_E_IDP_NOT_FOUND') return null;
+      throw e;
+    }
+  }
+
+  /** Pages of deleted users (`showDeleted=true`: Google lists them for 20 days). */
+  async *deletedUserPages(): AsyncGenerator<RawUser[]> {
+    let pageToken: string | undefined;
+    do {
+      const params = {
+        ...this.scope,
+        showDeleted: 'true',
+        maxResults: 500,
+        fields: DELETED_USER_FIELDS,
+        ...(pageToken ? { pageToken } : {}),
+      };
+      const data = await this.call<admin_directory_v1.Schema$Users>('users.list(showDeleted)', (opt) =>
+        this.api.users.list(params, opt),
+      );
+      yield this.items(data, 'users', 'users.list(showDeleted)');
+      pageToken = nextToken(data, 'users.list(showDeleted)');
+    } while (pageToken);
+  }
+
+  /** Pages of the groups a user is a direct member of (groups.list `userKey`). */
+  async *groupsOfUserPages(userKey: string): AsyncGenerator<RawGroup[]> {
+    let pageToken: string | undefined;
+    const what = `groups.list(userKey=${userKey})`;
+    do {
+      const params = {
+        userKey,
+        maxResults: this.o.config.pageSize.groups,
+        fields: GROUP_FIELDS,
+        ...(pageToken ? { pageToken } : {}),
+      };
+      const data = await this.call<admin_directory_v1.Schema$Groups>(what, (opt) =>
+        this.api.groups.list(params, opt),
+      );
+      yield this.items(data, 'groups', what);
+      pageToken = nextToken(data, what);
+    } while (pageToken);
+  }
+
+  /**
+   * Pages of the Admin console audit log (Reports API activities.list, `userKey=all`,
+   * `applicationName=admin`) between `startTime` and `endTime`, newest first as Google sends them.
+   */
+  async *activityPages(startTime: Date, endTime: Date): AsyncGenerator<RawActivity[]> {
+    let pageToken: string | undefined;
+    const what = 'activities.list(admin)';
+    do {
+      const params = {
+        userKey: 'all',
+        applicationName: 'admin',
+        startTime: startTime.toISOString(),
+        endTime: endTime.toISOString(),
+        maxResults: 1000,
+        ...('customer' in this.scope ? { customerId: this.scope.customer } : {}),
+        ...(pageToken ? { pageToken } : {}),
+      };
+      const data = await this.call<admin_reports_v1.Schema$Activities>(what, (opt) =>
+        this.reports.activities.list(params, opt),
+      );
+      const list = (data as Record<string, unknown>).items;
+      if (list !== undefined && !Array.isArray(list))
+        throw new DirsyncError('DIRSYNC_E_IDP_BAD_RESPONSE', `${what}: "items" is not an array`);
+      this.o.stats.pages++;
+      yield list ?? [];
       pageToken = nextToken(data, what);
     } while (pageToken);
   }

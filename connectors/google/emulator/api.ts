@@ -218,6 +218,7 @@ export function listUsers(dir: GoogleDirectory, q: URLSearchParams, opts: ApiOpt
   } catch (e) {
     queryFailure(e);
   }
+  if (q.get('showDeleted') === 'true') return listDeletedUsers(dir, q, max, keep, opts);
   const orderBy = q.get('orderBy');
   let sorted = dir.users().sorted;
   let keyOf = (u: OrgUser) => u.id;
@@ -246,6 +247,34 @@ export function listUsers(dir: GoogleDirectory, q: URLSearchParams, opts: ApiOpt
       return r;
     });
   }
+  if (page.next) body.nextPageToken = page.next;
+  return finish(q, 'Users', body);
+}
+
+/** `showDeleted=true`: the users deleted in the last 20 days (Google keeps them restorable). */
+function listDeletedUsers(
+  dir: GoogleDirectory,
+  q: URLSearchParams,
+  max: number,
+  keep: (u: OrgUser) => boolean,
+  opts: ApiOptions,
+): Obj {
+  const sorted = [...dir.deletedUsers].sort((a, b) =>
+    a.user.id < b.user.id ? -1 : a.user.id > b.user.id ? 1 : 0,
+  );
+  const page = pageOf(
+    sorted,
+    (d) => d.user.id,
+    q.get('pageToken'),
+    max,
+    (d) => keep(d.user),
+    opts,
+  );
+  const body: Obj = {
+    kind: 'admin#directory#users',
+    etag: listEtag('deleted-users', page.items.length, q.get('pageToken')),
+  };
+  if (page.items.length > 0) body.users = page.items.map((d) => dir.renderDeletedUser(d));
   if (page.next) body.nextPageToken = page.next;
   return finish(q, 'Users', body);
 }
@@ -340,4 +369,6 @@ export const ENDPOINT_SCOPES = {
     'https://www.googleapis.com/auth/admin.directory.group.member',
     'https://www.googleapis.com/auth/admin.directory.group.member.readonly',
   ],
+  /** activities.list (the discovery document names only this scope for it). */
+  reports: ['https://www.googleapis.com/auth/admin.reports.audit.readonly'],
 } as const;
