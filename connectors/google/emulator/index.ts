@@ -7,19 +7,10 @@ import type { AddressInfo } from 'node:net';
 import { drawFault, hang, reset, sleep, truncate } from '../../emulator-kit/faults.js';
 import { generateOrg, orgShape } from '../../emulator-kit/org.js';
 import { handleAdmin } from './admin.js';
-import {
-  ApiError,
-  ENDPOINT_SCOPES,
-  errorBody,
-  getGroup,
-  getUser,
-  listGroups,
-  listMembers,
-  listUsers,
-  type ApiOptions,
-} from './api.js';
+import { ApiError, errorBody, type ApiOptions } from './api.js';
 import { GoogleDirectory } from './directory.js';
 import { listActivities, REPORTS_PREFIX } from './reports.js';
+import { directoryRoute, ENDPOINT_SCOPES, type Family, type Route } from './routes.js';
 import { GoogleStore } from './store.js';
 import { createServiceAccount, exchangeAssertion, GOOGLE_TOKEN_AUD, type AccessToken } from './token.js';
 import type { FailRule, GoogleEmulator, GoogleEmulatorOptions, ThrottleStorm } from './types.js';
@@ -62,14 +53,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
   const url = `http://${opts.host ?? '127.0.0.1'}:${addr.port}`;
   const serviceAccount = createServiceAccount(`${url}/token`);
   const audiences = new Set([GOOGLE_TOKEN_AUD, `${url}/token`]);
-  const delegatedScopes = new Set(
-    opts.delegatedScopes ?? [
-      ...ENDPOINT_SCOPES.users,
-      ...ENDPOINT_SCOPES.groups,
-      ...ENDPOINT_SCOPES.members,
-      ...ENDPOINT_SCOPES.reports,
-    ],
-  );
+  const delegatedScopes = new Set(opts.delegatedScopes ?? [...Object.values(ENDPOINT_SCOPES).flat()]);
 
   function sendJson(
     res: ServerResponse,
@@ -136,7 +120,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
     return false;
   }
 
-  function authenticate(req: IncomingMessage, family: keyof typeof ENDPOINT_SCOPES): AccessToken {
+  function authenticate(req: IncomingMessage, family: Family): AccessToken {
     const h = req.headers.authorization;
     const bearer = h?.startsWith('Bearer ') ? h.slice(7) : null;
     if (bearer === null) {
@@ -228,16 +212,11 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
       .slice((reports ? REPORTS_PREFIX : API_PREFIX).length)
       .split('/')
       .map(decodeURIComponent);
-    const family: keyof typeof ENDPOINT_SCOPES = reports
-      ? 'reports'
-      : rest[0] === 'users'
-        ? 'users'
-        : rest[0] === 'groups' && rest[2] === 'members'
-          ? 'members'
-          : 'groups';
-    if (!reports && rest[0] !== 'users' && rest[0] !== 'groups') {
-      return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
-    }
+    const q = u.searchParams;
+    const route: Route | null = reports
+      ? { family: 'reports', answer: () => listActivities(store.log, directory.customerId, rest, q) }
+      : directoryRoute(directory, rest, q, apiOptions);
+    if (route === null) return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
 
     // In flight from arrival to answer, latency included: that is what the concurrency limit sees.
     inFlight++;
@@ -245,7 +224,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
       if (latencyMs > 0) await sleep(latencyMs);
       const fault = injectFault(path, res);
       if (fault === 'answered') return;
-      const token = authenticate(req, family);
+      const token = authenticate(req, route.family);
       if (storm && storm.count > 0 && (!storm.path || storm.path.test(path))) {
         storm.count--;
         const s = storm;
@@ -282,16 +261,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
           new ApiError(429, 'rateLimitExceeded', 'Rate Limit Exceeded', { domain: 'usageLimits' }),
         );
       }
-      const q = u.searchParams;
-      let body: Record<string, unknown>;
-      if (reports) body = listActivities(store.log, directory.customerId, rest, q);
-      else if (rest[0] === 'users' && rest.length === 1) body = listUsers(directory, q, apiOptions);
-      else if (rest[0] === 'users' && rest.length === 2) body = getUser(directory, rest[1] as string, q);
-      else if (rest[0] === 'groups' && rest.length === 1) body = listGroups(directory, q, apiOptions);
-      else if (rest[0] === 'groups' && rest.length === 2) body = getGroup(directory, rest[1] as string, q);
-      else if (rest[0] === 'groups' && rest.length === 3 && rest[2] === 'members') {
-        body = listMembers(directory, rest[1] as string, q, apiOptions);
-      } else return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
+      const body = route.answer();
       const text = JSON.stringify(body);
       if (fault === 'truncate') return truncate(res, 200, {}, text);
       sendJson(res, 200, text, { etag: String(body.etag ?? '"0"') });
