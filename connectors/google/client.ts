@@ -13,7 +13,7 @@ import type { SourceStats } from '../types.js';
 import type { GoogleConfig } from './config.js';
 import { forceTokenRefresh, type JwtClient } from './credentials.js';
 import { classifyError, isTokenRequest } from './errors.js';
-import { backoffMs, cancelled, RequestBudget, sleep } from './pacing.js';
+import { AdaptiveLimit, backoffMs, cancelled, RequestBudget, sleep } from './pacing.js';
 
 /**
  * Resources as they arrive. Typed `unknown` on purpose: the SDK's types are a promise the wire
@@ -55,6 +55,7 @@ export class DirectoryClient {
   private readonly api: admin_directory_v1.Admin;
   private readonly reports: admin_reports_v1.Admin;
   private readonly budget: RequestBudget;
+  private readonly limit: AdaptiveLimit;
   private readonly scope: { customer: string } | { domain: string };
 
   constructor(private readonly o: ClientOptions) {
@@ -73,7 +74,13 @@ export class DirectoryClient {
         : {}),
     });
     this.budget = new RequestBudget(o.config.requestsPerMinute);
+    this.limit = new AdaptiveLimit(o.config.memberConcurrency);
     this.scope = o.config.domain ? { domain: o.config.domain } : { customer: o.config.customer };
+  }
+
+  /** Member lists to read at once now: `memberConcurrency`, lowered while Google throttles. */
+  concurrency(): number {
+    return this.limit.current;
   }
 
   /** Pages of users; `query` is Google's user search syntax (e.g. `isSuspended=false`). */
@@ -256,7 +263,10 @@ export class DirectoryClient {
       const tokenBefore = this.o.jwt.credentials.access_token;
       try {
         const res = await fn({ retry: false, timeout: config.requestTimeout, signal } as never);
-        if (typeof res.data === 'object' && res.data !== null && !Array.isArray(res.data)) return res.data;
+        if (typeof res.data === 'object' && res.data !== null && !Array.isArray(res.data)) {
+          this.limit.onSuccess();
+          return res.data;
+        }
         // gaxios hands back the raw text when a JSON body does not parse (a truncated page).
         err = new DirsyncError(
           'DIRSYNC_E_IDP_BAD_RESPONSE',
@@ -275,7 +285,13 @@ export class DirectoryClient {
         attempt--;
         continue;
       }
-      if (err.code === 'DIRSYNC_E_IDP_THROTTLED') stats.throttled++;
+      if (err.code === 'DIRSYNC_E_IDP_THROTTLED') {
+        stats.throttled++;
+        const before = this.limit.current;
+        this.limit.onThrottle();
+        if (this.limit.current < before)
+          logger.debug({ concurrency: this.limit.current }, 'google: throttled, fewer requests at once');
+      }
       if (!err.retryable || attempt >= config.maxRetries) {
         if (err.retryable) {
           const detail = err.message.slice(ERROR_CODES[err.code].message.length + 2);

@@ -104,7 +104,8 @@ export async function* readSnapshot(o: ReadOptions): AsyncGenerator<SnapshotItem
     );
   try {
     for (;;) {
-      while (active.size < o.concurrency && queued < groupIds.length) {
+      // The limit drops while Google throttles and climbs back (pacing.ts, AdaptiveLimit).
+      while (active.size < client.concurrency() && queued < groupIds.length) {
         const groupId = groupIds[queued++] as string;
         const pages = client.memberPages(groupId);
         active.set(groupId, { pages, next: pull(groupId, pages) });
