@@ -79,8 +79,9 @@ export class GoogleStore {
   }
 
   addUser(user: OrgUser): OrgUser {
+    const index = this.userIndex(); // in step with the org before it changes
     addUser(this.org, user);
-    this.userIndex().set(user.id, user);
+    index.set(user.id, user);
     const email = this.directory.primaryEmail(user);
     this.user('USER_SETTINGS', 'CREATE_USER', email);
     if (user.status === 'suspended') this.user('USER_SETTINGS', 'SUSPEND_USER', email);
@@ -126,8 +127,9 @@ export class GoogleStore {
   removeUser(id: string): void {
     const u = this.findUser(id);
     const email = this.directory.primaryEmail(u);
+    const index = this.userIndex();
     removeUser(this.org, id);
-    this.userIndex().delete(id);
+    index.delete(id);
     for (const [alias, owner] of this.directory.aliases)
       if (owner === id) this.directory.aliases.delete(alias);
     const now = Date.now();
