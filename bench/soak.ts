@@ -31,6 +31,7 @@ import {
   startEmulator,
   type OktaEmulator,
 } from '../connectors/okta/emulator/index.js';
+import type { OktaStore } from '../connectors/okta/emulator/store.js';
 import { openSyncQueue, closeSyncQueue } from '../jobs/queue.js';
 import { approveRun, rejectRun } from '../src/pipeline/approve.js';
 import { reapAbandonedRuns } from '../src/pipeline/reap.js';
@@ -165,28 +166,13 @@ function cloneSets(s: Sets): Sets {
 
 // ---- mutations ---------------------------------------------------------------------------------
 
-function applyMutation(org: Org, m: Mutation): void {
+/**
+ * Every change goes through the emulator's store, as an Okta admin's would: the org changes, the
+ * timestamps move and the System Log records it, so the change feed sees exactly what happened.
+ */
+function applyMutation(store: OktaStore, m: Mutation): void {
   try {
-    switch (m.op) {
-      case 'addUser':
-        return void mutate.addUser(org, m.user);
-      case 'updateUser':
-        return void mutate.updateUser(org, m.id, m.patch);
-      case 'removeUser':
-        return mutate.removeUser(org, m.id);
-      case 'addGroup':
-        return void mutate.addGroup(org, m.group);
-      case 'updateGroup':
-        return void mutate.updateGroup(org, m.id, m.patch);
-      case 'removeGroup':
-        return mutate.removeGroup(org, m.id);
-      case 'setParent':
-        return mutate.moveGroup(org, m.id, m.parentId);
-      case 'addMember':
-        return mutate.addMember(org, m.groupId, m.userId);
-      case 'removeMember':
-        return mutate.removeMember(org, m.groupId, m.userId);
-    }
+    store.apply(m);
   } catch (e) {
     if (!(e instanceof mutate.OrgMutationError)) throw e;
   }
@@ -195,27 +181,30 @@ function applyMutation(org: Org, m: Mutation): void {
 /** Undo for the mass scenarios, when the admin rejects the held run (as a real admin would fix the IdP). */
 type Undo = () => void;
 
-function massDisable(org: Org, rnd: () => number): Undo {
+function massDisable(store: OktaStore, org: Org, rnd: () => number): Undo {
   const hit = org.users.filter((u) => u.status === 'active' && rnd() < 0.7);
-  for (const u of hit) mutate.updateUser(org, u.id, { status: 'suspended' });
+  for (const u of hit) applyMutation(store, { op: 'updateUser', id: u.id, patch: { status: 'suspended' } });
   return () => {
     for (const u of hit)
-      if (org.users.some((x) => x.id === u.id)) mutate.updateUser(org, u.id, { status: 'active' });
+      if (org.users.some((x) => x.id === u.id))
+        applyMutation(store, { op: 'updateUser', id: u.id, patch: { status: 'active' } });
   };
 }
 
-function massRemove(org: Org, rnd: () => number): Undo {
+function massRemove(store: OktaStore, org: Org, rnd: () => number): Undo {
   const hit: { user: OrgUser; groups: string[] }[] = [];
   for (const u of [...org.users]) {
     if (rnd() >= 0.5) continue;
     const groups = [...org.members].filter(([, m]) => m.has(u.id)).map(([g]) => g);
     hit.push({ user: { ...u }, groups });
-    mutate.removeUser(org, u.id);
+    applyMutation(store, { op: 'removeUser', id: u.id });
   }
   return () => {
     for (const { user, groups } of hit) {
-      mutate.addUser(org, user);
-      for (const g of groups) if (org.groups.some((x) => x.id === g)) mutate.addMember(org, g, user.id);
+      applyMutation(store, { op: 'addUser', user });
+      for (const g of groups)
+        if (org.groups.some((x) => x.id === g))
+          applyMutation(store, { op: 'addMember', groupId: g, userId: user.id });
     }
   };
 }
@@ -354,12 +343,12 @@ async function main(): Promise<number> {
           memberships: 0.02,
           groups: rnd() < 0.3 ? 1 : 0,
         }))
-          applyMutation(emu.org, m);
+          applyMutation(emu.store, m);
       }
       let undo: Undo | null = null;
       let corrupted: string | null = null;
-      if (scenario === 'mass-disable') undo = massDisable(emu.org, rnd);
-      if (scenario === 'mass-remove') undo = massRemove(emu.org, rnd);
+      if (scenario === 'mass-disable') undo = massDisable(emu.store, emu.org, rnd);
+      if (scenario === 'mass-remove') undo = massRemove(emu.store, emu.org, rnd);
       if (scenario === 'idless') {
         // An existing user or group served without its id: it must be kept, never removed.
         const pool_ =
