@@ -225,3 +225,33 @@ describe('incremental runs keep the trust rules of full reads', () => {
     );
   });
 });
+
+describe('approval of a held incremental run', () => {
+  it('is refused once a later run advanced mirror and cursor (the held changes were reverted)', async () => {
+    const { name, idp, config } = setup();
+    const guarded: ConnectorConfig = {
+      ...config,
+      guard: { ...config.guard, users: { maxCount: 5, maxPercent: 100 } },
+    };
+    await sync(inc, guarded);
+    await sync(ref, guarded);
+    const victims = idp.org.users.filter((u) => u.status === 'active').slice(0, 12);
+    for (const u of victims) idp.apply({ op: 'updateUser', id: u.id, patch: { status: 'suspended' } });
+    const held = await sync(inc, guarded);
+    expect(held).toMatchObject({ mode: 'incremental', status: 'needs_approval' });
+    // The IdP takes the mass suspension back: the next run finds nothing to change, and advances the cursor.
+    for (const u of victims) idp.apply({ op: 'updateUser', id: u.id, patch: { status: 'active' } });
+    const later = await sync(inc, guarded);
+    expect(later).toMatchObject({ mode: 'incremental', status: 'succeeded' });
+    const cursor = await cursorOf(name);
+    await expect(approveRun(inc.pool, held.runId, 'test')).rejects.toMatchObject({
+      code: 'DIRSYNC_E_DIRECTORY_MOVED',
+    });
+    const { rows } = await inc.pool.query('SELECT status FROM dirsync.runs WHERE id = $1', [held.runId]);
+    expect(rows[0].status).toBe('failed');
+    expect(await user(inc, name, victims[0]!.id)).toMatchObject({ active: true });
+    expect(await cursorOf(name)).toEqual(cursor);
+    await sync(ref, guarded, { fullResync: true });
+    expectSameDirectory(await directorySets(inc.pool, name), await directorySets(ref.pool, name), 'refused');
+  });
+});
