@@ -85,6 +85,27 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
         `run ${runId}: sync again to compute a fresh change set`,
       );
     }
+    if (advance !== 'keep') {
+      // The change set was computed against the mirror and cursor of its time. A later run that
+      // succeeded without changing the directory (the feed showed the changes reverted, so the
+      // snapshot was unchanged) advanced mirror and cursor without moving the directory's version:
+      // approving now would apply stale changes and move the cursor back.
+      const { rows: later } = await pool.query<{ id: string }>(
+        `SELECT id FROM dirsync.runs
+          WHERE connector = $1 AND id > $2 AND NOT dry_run AND status IN ('succeeded', 'approved')
+          ORDER BY id LIMIT 1`,
+        [run.connector, runId],
+      );
+      if (later[0]) {
+        const e = new DirsyncError(
+          'DIRSYNC_E_DIRECTORY_MOVED',
+          `run ${later[0].id} advanced ${run.connector}'s mirror and change-feed cursor since run ${runId} was held; sync again`,
+        );
+        await markResolved(pool, runId, 'failed', by, e);
+        await dropStageTables(pool, runId);
+        throw e;
+      }
+    }
     try {
       await applyDiff(pool, t, {
         connector: run.connector,

@@ -14,11 +14,28 @@ import { createInterface } from 'node:readline';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { SnapshotItem, SourceEdge, SourceProblem } from '../../connectors/types.js';
+import { textFault } from '../pipeline/text.js';
 import { startCopy, type CopyWriter } from './copy.js';
 
 export const MIRROR_SCHEMA = 'dirsync_mirror';
 /** Same schema and `r<run>_` prefix as the run's other stage tables: one cleanup drops them all. */
 const STAGE_SCHEMA = 'dirsync_stage';
+
+/**
+ * An id as the mirror's key columns hold it. An id Postgres cannot store as text (NUL, a lone
+ * surrogate that Node would turn into U+FFFD) would fail the mirror's COPY, and with it the whole
+ * read, although the pipeline holds just that record (text.ts). Such ids, and ids that begin with
+ * a double quote (so the mapping stays one-to-one), are kept as their JSON text; every other id is
+ * kept as it is. Patches and reads compare encoded ids only.
+ */
+export function mirrorId(id: string): string {
+  return id.startsWith('"') || textFault(id) !== null ? JSON.stringify(id) : id;
+}
+
+/** The id a key column of the mirror stands for (inverse of {@link mirrorId}). */
+export function mirrorIdOf(stored: string): string {
+  return stored.startsWith('"') ? (JSON.parse(stored) as string) : stored;
+}
 
 /** The tables of the mirror a run staged (before adoption) and its delta tables (incremental runs). */
 export function mirrorStageTables(runId: number) {
@@ -103,13 +120,19 @@ export interface MirrorSink {
   abort(err: Error): Promise<void>;
 }
 
+const edgeRow = (e: SourceEdge) => [mirrorId(e.groupId), e.memberType === 'group', mirrorId(e.memberId)];
+
 /** Where a raw item lives in the mirror: a user or group under its id, other problems apart. */
 function objectRow(item: Exclude<SnapshotItem, SourceEdge>): [string, string | null, string] {
   if (item.kind === 'problem') {
     const keyed = item.externalId !== null && item.objectType !== 'edge';
-    return [keyed ? item.objectType : 'problem', item.externalId, JSON.stringify(item)];
+    return [
+      keyed ? item.objectType : 'problem',
+      item.externalId === null ? null : mirrorId(item.externalId),
+      JSON.stringify(item),
+    ];
   }
-  return [item.kind, item.externalId, JSON.stringify(item)];
+  return [item.kind, mirrorId(item.externalId), JSON.stringify(item)];
 }
 
 export async function openMirrorSink(pool: pg.Pool, runId: number): Promise<MirrorSink> {
@@ -126,10 +149,7 @@ export async function openMirrorSink(pool: pg.Pool, runId: number): Promise<Mirr
     for (const c of clients) c.release(destroy ? true : undefined);
   };
   return {
-    item: (item) =>
-      item.kind === 'edge'
-        ? edges.write([item.groupId, item.memberType === 'group', item.memberId])
-        : objects.write(objectRow(item)),
+    item: (item) => (item.kind === 'edge' ? edges.write(edgeRow(item)) : objects.write(objectRow(item))),
     async end() {
       try {
         await Promise.all(writers.map((w) => w.end()));
@@ -183,25 +203,24 @@ export async function stageMirrorPatch(pool: pg.Pool, runId: number, p: MirrorPa
       }
       await w.end();
     };
-    const edgeRow = (e: SourceEdge) => [e.groupId, e.memberType === 'group', e.memberId];
     await load(
       t.deltaObjects,
       OBJECT_COLUMNS,
       (function* () {
         for (const o of p.objects)
-          yield [o.objectType, o.externalId, o.item === null ? null : JSON.stringify(o.item)];
+          yield [o.objectType, mirrorId(o.externalId), o.item === null ? null : JSON.stringify(o.item)];
         for (const q of p.problems) yield objectRow(q);
       })(),
     );
     await load(
       t.deltaPurge,
       ['is_group', 'id'],
-      p.purge.map((x) => [x.isGroup, x.id]),
+      p.purge.map((x) => [x.isGroup, mirrorId(x.id)]),
     );
     await load(
       t.deltaResets,
       ['group_id'],
-      p.resets.map((g) => [g]),
+      p.resets.map((g) => [mirrorId(g)]),
     );
     await load(t.deltaEdgeRemovals, EDGE_COLUMNS, p.edgeRemovals.map(edgeRow));
     await load(t.deltaEdgeAdditions, EDGE_COLUMNS, p.edgeAdditions.map(edgeRow));
@@ -293,9 +312,9 @@ export async function* readMirror(
     const [g, isGroup, member] = line.split('\t');
     yield {
       kind: 'edge',
-      groupId: decodeCopyField(g as string) as string,
+      groupId: mirrorIdOf(decodeCopyField(g as string) as string),
       memberType: isGroup === 't' ? 'group' : 'user',
-      memberId: decodeCopyField(member as string) as string,
+      memberId: mirrorIdOf(decodeCopyField(member as string) as string),
     };
   }
 }

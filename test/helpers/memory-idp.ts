@@ -36,6 +36,10 @@ export class MemoryIdp {
   readonly extraNesting = new Set<string>();
   fullReads = 0;
   feedReads = 0;
+  /** Fields a user's mapped record has whatever the org says (NUL text, `active: null`, ...). */
+  readonly userPatches = new Map<string, Partial<SourceUser>>();
+  /** Records every full read yields besides the org's (problems, records with odd ids). */
+  readonly extra: SnapshotItem[] = [];
 
   constructor(
     readonly name: string,
@@ -61,7 +65,22 @@ export class MemoryIdp {
       familyName: u.familyName,
       active: u.status === 'active',
       attributes: { department: u.department, title: u.title },
+      ...this.userPatches.get(u.id),
     };
+  }
+
+  /** Makes a user's record carry `patch` from now on, and journals it. */
+  patchUser(id: string, patch: Partial<SourceUser>): void {
+    const u = this.org.users.find((x) => x.id === id);
+    if (!u) throw new Error(`no user ${id}`);
+    this.userPatches.set(id, { ...this.userPatches.get(id), ...patch });
+    this.log(this.mapUser(u));
+  }
+
+  /** A record the org model cannot express: every later full read yields it, the feed once. */
+  report(item: SnapshotItem): void {
+    this.extra.push(item);
+    this.log(item);
   }
 
   mapGroup(g: OrgGroup): SourceGroup {
@@ -85,6 +104,7 @@ export class MemoryIdp {
       const [p, c] = k.split('>') as [string, string];
       yield edge(p, 'group', c);
     }
+    yield* this.extra;
   }
 
   private log(...items: ChangeItem[]): void {

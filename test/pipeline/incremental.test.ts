@@ -40,6 +40,8 @@ function setup(extra: Record<string, unknown> = {}, size = { users: 120, groups:
           users: { maxCount: 100_000 },
           groups: { maxCount: 100_000 },
           memberships: { maxCount: 100_000 },
+          // The per-group limit (issue 9) is not what these tests are about: both sides would hold.
+          groupMembers: { maxPercent: 100 },
         },
         ...extra,
         ...more,
