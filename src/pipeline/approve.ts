@@ -29,6 +29,13 @@ async function heldRun(db: pg.Pool, runId: number): Promise<HeldRun> {
   );
   const run = rows[0];
   if (!run) throw new DirsyncError('DIRSYNC_E_RUN_NOT_FOUND', `run ${runId}`);
+  if (run.status === 'superseded') {
+    // A later apply moved the directory: this change set was computed against a state that is gone.
+    throw new DirsyncError(
+      'DIRSYNC_E_DIRECTORY_MOVED',
+      `run ${runId} was superseded: the directory changed since it was computed; the next run compares again`,
+    );
+  }
   if (run.status !== 'needs_approval') {
     throw new DirsyncError('DIRSYNC_E_RUN_NOT_HELD', `run ${runId} is ${run.status}`);
   }

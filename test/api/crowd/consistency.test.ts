@@ -12,7 +12,10 @@ const db = useTestDatabase('dirsync_crowd_consistency');
 
 describe('Crowd snapshot', () => {
   it('sees the directory before an apply across all its reads, a new one after', async () => {
-    const src = fileSource({ guard: { minRemovals: 100_000 }, deletion: { deleteAfter: '0s' } }, 'hr');
+    const src = fileSource(
+      { guard: { minRemovals: 100_000, groupMembers: { maxPercent: 100 } }, deletion: { deleteAfter: '0s' } },
+      'hr',
+    );
     const many = users(300);
     src.write({
       users: many,
