@@ -168,9 +168,13 @@ export async function* readFeed(
   // Per group, the time of its last membership event in the window.
   const groupsWithEvents = new Map<string, number>();
   for (const e of events) {
-    if (e.kind === 'user-deleted') deletedUsers.add(e.userId);
-    else if (e.kind === 'group-deleted') deletedGroups.add(e.groupId);
-    else {
+    // An object the searches above returned exists now, whatever the log says happened to it
+    // earlier in the window: "exists" wins over an older deletion.
+    if (e.kind === 'user-deleted') {
+      if (!users.has(e.userId)) deletedUsers.add(e.userId);
+    } else if (e.kind === 'group-deleted') {
+      if (!groups.has(e.groupId)) deletedGroups.add(e.groupId);
+    } else {
       groupsWithEvents.set(e.groupId, Math.max(e.published, groupsWithEvents.get(e.groupId) ?? 0));
       lastEdge.set(`${e.groupId}|${e.userId}`, {
         groupId: e.groupId,
