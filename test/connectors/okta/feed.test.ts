@@ -150,6 +150,26 @@ describe('okta change feed: cursor, failures, cost', () => {
     }
   });
 
+  it('an object deleted and back within one window is kept: what exists now wins over an older deletion', async () => {
+    const fresh = await emulator({ users: 40, groups: 6, membersPerGroup: 8, seed: 9 });
+    try {
+      const config = configFor(fresh);
+      const ctx = context();
+      const full = await fullRead(config, ctx);
+      const u = fresh.org.users.find((x) => x.status === 'active') as (typeof fresh.org.users)[number];
+      const groups = [...fresh.org.members].filter(([, m]) => m.has(u.id)).map(([g]) => g);
+      fresh.store.apply({ op: 'removeUser', id: u.id });
+      fresh.store.apply({ op: 'addUser', user: { ...u } });
+      for (const g of groups) fresh.store.apply({ op: 'addMember', groupId: g, userId: u.id });
+      const set = full.set;
+      await feed(config, ctx, set, full.cursor);
+      expect(set.users.has(u.id)).toBe(true);
+      expectSameRecords(set, (await fullRead(config, ctx)).set);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('a cursor older than the System Log retention (90 days) is expired', async () => {
     const config = configFor(emu);
     const f = await oktaConnector.openFeed!(config, context(), encodeCursor(Date.now() - 91 * 86_400_000));
