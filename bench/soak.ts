@@ -458,8 +458,11 @@ async function main(): Promise<number> {
         expected = await applicableTruth(pool, Number(run.id), truthNow, expected);
       }
       if (run?.status === 'needs_approval') {
-        // The scenario's admin: approve or reject (and then repair the IdP).
-        const approve = rnd() < 0.5;
+        // The scenario's admin: approve or reject (and then repair the IdP). A held run that says
+        // records could not be read is rejected: approving would apply the removal of the very
+        // object whose record was unreadable, which the guard's reason names.
+        const draw = rnd() < 0.5;
+        const approve = draw && corrupted === null;
         try {
           if (approve) {
             await approveRun(pool, Number(run.id), 'soak');
