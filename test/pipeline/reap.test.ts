@@ -48,7 +48,7 @@ describe('a run whose process is gone', () => {
     // Keep the pipe open for writing, with a partial snapshot in it.
     const writer = spawn('sh', ['-c', `printf '{"users": [' > ${fifo}; sleep 60`], { stdio: 'ignore' });
     let runId = 0;
-    for (let i = 0; i < 300 && runId === 0; i++) {
+    for (let i = 0; i < 600 && runId === 0; i++) {
       const { rows } = await db().pool.query(
         `SELECT id FROM dirsync.runs WHERE connector = $1 AND status = 'running' AND phase = 'fetch'`,
         [name],
@@ -97,7 +97,10 @@ describe('held runs that can no longer be approved', () => {
     const row = await runRow(db().pool, held.runId);
     expect(row.status).toBe('superseded');
     expect(await stageTableCount(held.runId)).toBe(0);
-    await expect(approveRun(db().pool, held.runId)).rejects.toMatchObject({ code: 'DIRSYNC_E_RUN_NOT_HELD' });
+    // Approving it says why it cannot be: the directory moved since it was computed.
+    await expect(approveRun(db().pool, held.runId)).rejects.toMatchObject({
+      code: 'DIRSYNC_E_DIRECTORY_MOVED',
+    });
   });
 
   it('are superseded when another held run is approved', async () => {
