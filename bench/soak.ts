@@ -142,14 +142,22 @@ function setDiff(a: Sets, b: Sets): string | null {
  * they were; skipped: not created). Every deviation from the org must be reported, so this is the
  * promise "a bad record is held, never deleted" in set form.
  */
-async function applicableTruth(pool: pg.Pool, runId: number, org: Sets, before: Sets): Promise<Sets> {
-  const { rows } = await pool.query<{ id: string }>(
+async function applicableTruth(
+  pool: pg.Pool,
+  runId: number,
+  org: Sets,
+  before: Sets,
+  /** The object this run's scenario made unreadable (its id left out of the IdP's answers). */
+  corrupted: string | null = null,
+): Promise<Sets> {
+  const { rows } = await pool.query<{ id: string | null }>(
     `SELECT DISTINCT external_id AS id FROM dirsync.run_problems
-      WHERE run_id = $1 AND object_type IN ('user', 'group') AND external_id IS NOT NULL`,
+      WHERE run_id = $1 AND object_type IN ('user', 'group')`,
     [runId],
   );
-  if (rows.length === 0) return cloneSets(org);
-  const ids = new Set(rows.map((r) => r.id));
+  // A record reported without an id is held as it was: the soak knows which object that is.
+  const ids = new Set(rows.flatMap((r) => (r.id !== null ? [r.id] : corrupted !== null ? [corrupted] : [])));
+  if (ids.size === 0) return cloneSets(org);
   const mine = (k: 'users' | 'groups' | 'memberships', key: string) =>
     k === 'memberships' ? key.split('>').some((x) => ids.has(x)) : ids.has(key.slice(0, key.indexOf('|')));
   const out = cloneSets(org);
@@ -455,7 +463,7 @@ async function main(): Promise<number> {
         );
         checkLimit('groups', c.groups?.delete ?? 0, expected.groups.size);
         checkLimit('memberships', c.memberships?.remove ?? 0, expected.memberships.size);
-        expected = await applicableTruth(pool, Number(run.id), truthNow, expected);
+        expected = await applicableTruth(pool, Number(run.id), truthNow, expected, corrupted);
       }
       if (run?.status === 'needs_approval') {
         // The scenario's admin: approve or reject (and then repair the IdP). A held run that says
@@ -466,7 +474,7 @@ async function main(): Promise<number> {
         try {
           if (approve) {
             await approveRun(pool, Number(run.id), 'soak');
-            expected = await applicableTruth(pool, Number(run.id), truthNow, expected);
+            expected = await applicableTruth(pool, Number(run.id), truthNow, expected, corrupted);
             outcome = 'held→approved';
           } else {
             await rejectRun(pool, Number(run.id), 'soak');
