@@ -4,19 +4,27 @@
  * (the syncing) process and records read.
  *
  *   node --import tsx bench/idp-google.ts [--users 100000] [--groups 10000] [--members-per-group 100]
- *     [--nesting-depth 4] [--seed 1] [--concurrency 8] [--rpm 0] [--latency 0] [--read-only]
+ *     [--nesting-depth 4] [--seed 1] [--concurrency 8] [--rpm 0] [--latency 0] [--read-only] [--feed 1]
  *
  * Each flag can also be given as an environment variable (BENCH_USERS, BENCH_GROUPS,
  * BENCH_MEMBERS, BENCH_DEPTH, BENCH_SEED, BENCH_CONCURRENCY, BENCH_RPM, BENCH_LATENCY).
  * `--rpm 0` turns the connector's request budget off and the emulator's per-user quota with it,
  * so the figures measure the connector and pipeline, not Google's default 2,400 requests/minute
  * (the report prints what that quota alone would cost). `--read-only` reads the snapshot through
- * the connector without the pipeline (no database needed).
+ * the connector without the pipeline (no database needed) and prints records/s and requests/s.
+ *
+ * `--feed 1` measures the change feed instead, connector only (no database): a full read, a feed
+ * on the unchanged directory, and a feed after 1% of the users changed and 1% of the memberships
+ * moved (a seeded plan applied through the emulator's admin API), each with requests, time and
+ * items, and what each would take at Google's documented default quota (2,400 queries per minute
+ * per user; the Reports API's quota is separate and larger, counted here at the same rate).
  */
 import pino from 'pino';
 import { parseConnectorConfig } from '../config/load.js';
+import type { ConnectorConfig } from '../config/schema.js';
 import { googleConnector } from '../connectors/google/index.js';
 import type { Connector } from '../connectors/types.js';
+import { feedBench } from './idp-google-feed.js';
 import {
   envFlag,
   measure,
@@ -30,6 +38,7 @@ const values = parseBenchArgs({
   'nesting-depth': envFlag('BENCH_DEPTH', '4'),
   concurrency: envFlag('BENCH_CONCURRENCY', '8'),
   rpm: envFlag('BENCH_RPM', '0'),
+  feed: envFlag('BENCH_FEED', '0'),
 });
 
 const t0 = performance.now();
@@ -52,6 +61,13 @@ try {
     guard: { minRemovals: 100_000_000 },
   };
   const config = parseConnectorConfig(raw, connector);
+  if (values.feed !== '0') console.log(JSON.stringify(await feedBench(ready.url, config, logger), null, 2));
+  else await fullBench(config);
+} finally {
+  stop();
+}
+
+async function fullBench(config: ConnectorConfig): Promise<void> {
   const m = await measure({ connector, config, logger, readOnly: values['read-only'] });
   const figures: Record<string, unknown> =
     m.mode === 'read-only'
@@ -82,6 +98,13 @@ try {
     emulatorStartMs,
     wallMs,
     requestsPerSecond: Math.round((requests / wallMs) * 1000),
+    ...(m.mode === 'read-only'
+      ? {
+          recordsPerSecond: Math.round(
+            ((m.counts.user ?? 0) + (m.counts.group ?? 0) + (m.counts.edge ?? 0)) / (wallMs / 1000),
+          ),
+        }
+      : {}),
     emulatorRequests: stats.requests,
     // Google's default quota, 2,400 queries per minute per user: the floor on a real tenant.
     atDefaultQuotaMinutes: Math.round((requests / 2400) * 10) / 10,
@@ -89,6 +112,4 @@ try {
     ...figures,
   };
   console.log(JSON.stringify(report, null, 2));
-} finally {
-  stop();
 }

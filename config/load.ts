@@ -27,7 +27,15 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
       issue.errors.length > 0 &&
       !issue.message.includes('secret')
     ) {
-      const best = issue.errors.reduce((a, b) => (a.length <= b.length ? a : b));
+      // Prefer a branch the value's type matched (`localGroups: [{ nam: x }]` is a wrong object,
+      // not "expected string"; `-5d` is a bad duration, not "expected never").
+      const typeMismatch = (errs: readonly z.core.$ZodIssue[]) =>
+        errs.length === 1 &&
+        errs[0]?.path.length === 0 &&
+        (errs[0].code === 'invalid_type' || errs[0].code === 'invalid_value');
+      const matched = issue.errors.filter((errs) => !typeMismatch(errs));
+      const candidates = matched.length > 0 ? matched : issue.errors;
+      const best = candidates.reduce((a, b) => (a.length <= b.length ? a : b));
       for (const sub of best) {
         lines.push(...formatIssues([{ ...sub, path: [...issue.path, ...sub.path] } as z.core.$ZodIssue]));
       }
@@ -71,15 +79,32 @@ export function parseConnectorConfig(raw: unknown, connector: Connector): Connec
   return result.data as unknown as ConnectorConfig;
 }
 
+/** The config file's path: `DIRSYNC_CONFIG` or the default. */
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DIRSYNC_CONFIG ?? DEFAULT_CONFIG_PATH;
+}
+
 /** Reads and validates the config file named by `DIRSYNC_CONFIG` (or the default path). */
-export function loadConfig(path = process.env.DIRSYNC_CONFIG ?? DEFAULT_CONFIG_PATH): DirsyncConfig {
+export function loadConfig(path = configPath()): DirsyncConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    // Only a missing file is "not found"; anything else names what is wrong with the path.
+    if (code === 'EISDIR') {
+      throw new DirsyncError('DIRSYNC_E_CONFIG_INVALID', `${path} is a directory, not a config file`, {
+        cause,
+      });
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new DirsyncError('DIRSYNC_E_CONFIG_INVALID', `${path} cannot be read: permission denied`, {
+        cause,
+      });
+    }
     throw new DirsyncError(
       'DIRSYNC_E_CONFIG_NOT_FOUND',
-      `${path} (set DIRSYNC_CONFIG or copy config/dirsync.example.yaml)`,
+      `${path} (pass --config FILE or set DIRSYNC_CONFIG, or copy config/dirsync.example.yaml; while \`npm run demo\` runs, its config is .demo/dirsync.yaml)`,
       { cause },
     );
   }

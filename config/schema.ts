@@ -2,10 +2,13 @@
  * The one configuration schema. A config file is parsed once at start; every problem is reported
  * with its path, and nothing starts while any remains.
  */
+import cronParser from 'cron-parser';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Connector, GroupSelector } from '../connectors/types.js';
 import { templateError } from '../src/pipeline/template.js';
 import { parseDuration } from '../src/util/duration.js';
+import { secretRefSchema, type SecretRef } from './secrets.js';
 
 /** A duration such as `90s`, `15m`, `1h`, `30d`; parsed to milliseconds. */
 export const durationSchema = z.string().transform((s, ctx) => {
@@ -76,16 +79,30 @@ const filtersSchema = z
       .default({ include: [], exclude: [] }),
     users: z
       .object({
-        /** Skip users the IdP marks disabled/suspended (they are then treated as absent). */
+        /**
+         * Skip users the IdP marks inactive: disabled, suspended, and users who cannot sign in yet
+         * (Okta STAGED and PROVISIONED). They are then treated as absent. Users whose state the IdP
+         * does not say are kept (see `activeUnknown`).
+         */
         activeOnly: z.boolean().default(false),
+        /**
+         * A new user whose active state the IdP does not say (Graph `accountEnabled: null`, a
+         * Keycloak user without `enabled`, a Google user without `suspended`): `hold` (default: not
+         * created until the IdP says, reported), `active` or `inactive` (created so). An existing
+         * user always keeps its current state, and the run reports it.
+         */
+        activeUnknown: z.enum(['hold', 'active', 'inactive']).default('hold'),
         /** Every predicate must hold for a user to be synced. */
         where: z.array(userPredicateSchema).default([]),
       })
       .strict()
-      .default({ activeOnly: false, where: [] }),
+      .default({ activeOnly: false, activeUnknown: 'hold', where: [] }),
   })
   .strict()
-  .default({ groups: { include: [], exclude: [] }, users: { activeOnly: false, where: [] } });
+  .default({
+    groups: { include: [], exclude: [] },
+    users: { activeOnly: false, activeUnknown: 'hold', where: [] },
+  });
 
 /**
  * Declarative transforms: templates such as `{{ email | strip_domain | lower }}`, with `||` for
@@ -147,13 +164,34 @@ const limitSchema = (maxCount: number, maxPercent: number) =>
     .strict()
     .default({ maxCount, maxPercent });
 
+const groupMembersLimitSchema = z
+  .object({
+    /** Groups with fewer direct members than this are not checked on their own. */
+    minMembers: z.number().int().min(1).default(20),
+    /** Most of a group's direct members one run may remove, as a percentage of its members now. */
+    maxPercent: z.number().min(0).max(100).default(25),
+  })
+  .strict()
+  .default({ minMembers: 20, maxPercent: 25 });
+
+/**
+ * The deletion guard (see src/pipeline/guard.ts). A user removal is a deactivation (missing from
+ * the snapshot, or active → inactive for any reason) or a deletion; a group removal a deletion; a
+ * membership removal a removed direct edge.
+ */
 const guardSchema = z
   .object({
     users: limitSchema(500, 10),
     groups: limitSchema(100, 10),
     memberships: limitSchema(5000, 10),
-    /** Percentage limits apply only once a run removes more than this many objects of a kind. */
+    /**
+     * Percentage limits apply from this many removals of a kind on: a run removing fewer is never
+     * held by a percentage (the count limit still applies). 10 of 32 users is held with the
+     * defaults; 9 of 32 is not.
+     */
     minRemovals: z.number().int().min(0).default(10),
+    /** Per group: a group of at least `minMembers` direct members losing more than `maxPercent` of them. */
+    groupMembers: groupMembersLimitSchema,
   })
   .strict()
   .default({
@@ -161,17 +199,127 @@ const guardSchema = z
     groups: { maxCount: 100, maxPercent: 10 },
     memberships: { maxCount: 5000, maxPercent: 10 },
     minRemovals: 10,
+    groupMembers: { minMembers: 20, maxPercent: 25 },
   });
+
+/** A duration that must be longer than zero (an interval of 0 would fire without pause). */
+const positiveDurationSchema = durationSchema.refine((ms) => ms > 0, {
+  message: 'must be longer than 0 (e.g. 15m)',
+});
+
+/** An IANA time zone the runtime knows (`Europe/Berlin`); a typo would fail at the first schedule. */
+export function timeZoneError(tz: string): string | null {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return null;
+  } catch {
+    return `"${tz}" is not a known IANA time zone (e.g. Europe/Berlin, UTC)`;
+  }
+}
+
+/**
+ * Why a cron pattern cannot be scheduled, or null. Parsed by the library BullMQ itself schedules
+ * with (cron-parser), so what passes here is exactly what the worker can register.
+ */
+export function cronError(pattern: string, tz?: string): string | null {
+  try {
+    cronParser.parseExpression(pattern, tz ? { tz } : {});
+    return null;
+  } catch (e) {
+    return `"${pattern}" is not a valid cron pattern: ${(e as Error).message}`;
+  }
+}
 
 const scheduleSchema = z
   .union([
-    z.object({ every: durationSchema, jitter: durationSchema.optional() }).strict(),
+    z
+      .object({ every: positiveDurationSchema, jitter: durationSchema.optional() })
+      .strict()
+      .superRefine((s, ctx) => {
+        if (s.jitter !== undefined && s.jitter > s.every) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['jitter'],
+            message: `must not be longer than the interval (every: ${s.every} ms); the offset is taken modulo the interval`,
+          });
+        }
+      }),
     z
       .object({ cron: z.string().min(1), tz: z.string().optional(), jitter: durationSchema.optional() })
-      .strict(),
+      .strict()
+      .superRefine((s, ctx) => {
+        const tzErr = s.tz === undefined ? null : timeZoneError(s.tz);
+        if (tzErr) ctx.addIssue({ code: 'custom', path: ['tz'], message: tzErr });
+        const err = cronError(s.cron, tzErr ? undefined : s.tz);
+        if (err) ctx.addIssue({ code: 'custom', path: ['cron'], message: err });
+      }),
     z.object({ manual: z.literal(true) }).strict(),
   ])
   .default({ every: 3_600_000 });
+
+/**
+ * When a connector that reads a change feed reads the IdP in full anyway, to catch anything a feed
+ * missed: after `every` since the last full read, or once `cron` (in `tz`) has fired since it.
+ */
+const reconcileSchema = z
+  .union([
+    z.object({ every: durationSchema }).strict(),
+    z.object({ cron: z.string().min(1), tz: z.string().optional() }).strict(),
+  ])
+  .default({ every: 86_400_000 });
+/** Where alerts go: a webhook receiving Dirsync's JSON (HMAC-signed) or a Slack-compatible body. */
+const webhookSchema = z
+  .object({
+    /** The receiver's URL (http or https). */
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    /** `json`: Dirsync's own event body; `slack`: `{ text, blocks }` as Slack incoming webhooks take. */
+    format: z.enum(['json', 'slack']).default('json'),
+    /**
+     * Signs `json` bodies: `X-Dirsync-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`
+     * with `X-Dirsync-Timestamp`, so the receiver can check origin and refuse replays.
+     */
+    secret: secretRefSchema.optional(),
+  })
+  .strict();
+
+/** E-mail over SMTP (STARTTLS when the server offers it, or TLS from the start with `secure`). */
+const emailSchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(587),
+    /** TLS from the first byte (port 465); otherwise STARTTLS is used when offered. */
+    secure: z.boolean().default(false),
+    user: z.string().optional(),
+    password: secretRefSchema.optional(),
+    from: z.string().min(3),
+    to: z.array(z.string().min(3)).min(1),
+  })
+  .strict();
+
+/**
+ * Alerts: a run held for approval, a connector failing several runs in a row, a connector whose
+ * last success is too old, and each one's recovery. Sent from a durable outbox with retries, so a
+ * slow or dead receiver never delays a sync.
+ */
+const alertsSchema = z
+  .object({
+    webhooks: z.array(webhookSchema).default([]),
+    email: emailSchema.optional(),
+    /** A connector whose last this-many finished runs all failed is "failing". */
+    failuresInARow: z.number().int().min(1).default(3),
+    /** A connector with no successful run for this long is "stale". */
+    staleAfter: durationSchema.default(86_400_000),
+    /** How often the conditions are evaluated (every worker does; one of them sends each alert). */
+    checkEvery: durationSchema.default(30_000),
+    /** Attempts per alert and receiver before it is given up (backoff doubles from 5 s). */
+    maxAttempts: z.number().int().min(1).max(20).default(8),
+    /** The dashboard's public URL, for links in alerts. */
+    dashboardUrl: z.url().optional(),
+  })
+  .strict()
+  .default({ webhooks: [], failuresInARow: 3, staleAfter: 86_400_000, checkEvery: 30_000, maxAttempts: 8 });
+
+export type AlertsConfig = z.infer<typeof alertsSchema>;
 
 /** Fields every connector entry has, whatever its kind. */
 export const commonConnectorShape = {
@@ -180,6 +328,8 @@ export const commonConnectorShape = {
   /** Shown in the dashboard. */
   title: z.string().optional(),
   schedule: scheduleSchema,
+  /** Full reads between incremental ones (connectors with a change feed); default daily. */
+  reconcile: reconcileSchema,
   filters: filtersSchema,
   transform: transformSchema,
   /** Groups every synced user joins (created as local groups in this directory). */
@@ -187,8 +337,50 @@ export const commonConnectorShape = {
   deletion: deletionSchema,
   guard: guardSchema,
   /** A run taking longer than this is failed cleanly. */
-  maxRunDuration: durationSchema.default(3_600_000),
+  maxRunDuration: positiveDurationSchema.default(3_600_000),
 };
+
+/** A CIDR block (`10.0.0.0/8`, `2001:db8::/32`) or a single address. */
+const cidrSchema = z.string().refine(
+  (s) => {
+    const [addr, bits, extra] = s.split('/');
+    if (extra !== undefined || !addr) return false;
+    const v = isIP(addr);
+    if (v === 0) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return /^\d+$/.test(bits) && n >= 0 && n <= (v === 4 ? 32 : 128);
+  },
+  { message: 'must be an IP address or a CIDR block such as 10.0.0.0/8' },
+);
+
+/**
+ * An Atlassian application (Jira, Confluence, Bitbucket, Bamboo) that reads the synchronized
+ * directories over the Crowd REST API, as a "Crowd directory" in its user-directory settings.
+ */
+const crowdApplicationSchema = z
+  .object({
+    /** The application name the Atlassian application sends (HTTP Basic user name). */
+    name: z.string().min(1).max(255),
+    /** The application password (HTTP Basic password): a secret reference, never inline. */
+    password: secretRefSchema,
+    /**
+     * Connector names whose directories this application sees, in precedence order: a user or
+     * group name present in two directories resolves to the first one listed (Crowd's directory order).
+     */
+    directories: z.array(z.string().min(1)).min(1, 'list at least one connector'),
+    /** Client addresses allowed to use this application (CIDR blocks); any address when absent. */
+    allowedAddresses: z.array(cidrSchema).optional(),
+  })
+  .strict();
+
+/** The Crowd REST API served by `dirsync serve` under /rest/usermanagement/1 (and /latest). */
+const crowdSchema = z
+  .object({
+    /** Applications allowed to read the directories; none means the Crowd API answers no one. */
+    applications: z.array(crowdApplicationSchema).default([]),
+  })
+  .strict();
 
 const _commonConnectorSchema = z.object(commonConnectorShape);
 export type CommonConnectorConfig = z.infer<typeof _commonConnectorSchema>;
@@ -233,7 +425,9 @@ export function configSchema(connectors: readonly Connector[]) {
         })
         .strict()
         .default({ host: '127.0.0.1', port: 8080 }),
+      crowd: crowdSchema.default({ applications: [] }),
       connectors: z.array(entry).min(1, 'configure at least one connector'),
+      alerts: alertsSchema,
     })
     .strict()
     .superRefine((cfg, ctx) => {
@@ -249,6 +443,33 @@ export function configSchema(connectors: readonly Connector[]) {
           });
         } else seen.set(name, i);
       });
+      const apps = new Map<string, number>();
+      cfg.crowd.applications.forEach((a, i) => {
+        const first = apps.get(a.name.toLowerCase());
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['crowd', 'applications', i, 'name'],
+            message: `duplicate application name "${a.name}" (also crowd.applications[${first}])`,
+          });
+        } else apps.set(a.name.toLowerCase(), i);
+        a.directories.forEach((d, j) => {
+          if (!seen.has(d)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['crowd', 'applications', i, 'directories', j],
+              message: `no connector is named "${d}"`,
+            });
+          }
+          if (a.directories.indexOf(d) !== j) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['crowd', 'applications', i, 'directories', j],
+              message: `"${d}" is listed twice`,
+            });
+          }
+        });
+      });
     });
 }
 
@@ -256,7 +477,19 @@ export interface DirsyncConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   queue: { prefix: string; concurrency: number };
   server: { host: string; port: number };
+  /** The Crowd REST API; absent means no application is configured. */
+  crowd?: { applications: CrowdApplicationConfig[] };
   connectors: ConnectorConfig[];
+  /** Always present once parsed; optional for configs built in code. */
+  alerts?: AlertsConfig;
+}
+
+/** One application of `crowd.applications`. */
+export interface CrowdApplicationConfig {
+  name: string;
+  password: SecretRef;
+  directories: string[];
+  allowedAddresses?: string[] | undefined;
 }
 
 /** `connectors[1].schedule.every` from a zod issue path. */

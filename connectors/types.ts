@@ -20,8 +20,12 @@ export interface SourceUser {
   displayName: string | null;
   givenName: string | null;
   familyName: string | null;
-  /** False when the IdP says the account is disabled or suspended. */
-  active: boolean;
+  /**
+   * False when the IdP says the account is disabled or suspended; null when the IdP does not say
+   * (e.g. Graph `accountEnabled: null`): an existing user then keeps its state, and a new one is
+   * created as `filters.users.activeUnknown` says (held by default). Never guess true or false.
+   */
+  active: boolean | null;
   /** Everything else worth keeping, as plain JSON. Transforms can read and write it. */
   attributes: Record<string, unknown>;
 }

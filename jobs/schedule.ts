@@ -35,6 +35,11 @@ export function scheduleOffset(connector: string, jitterMs: number | undefined, 
 export interface ScheduleSyncResult {
   /** Connectors whose scheduler was created or updated. */
   upserted: string[];
+  /**
+   * Connectors whose scheduler Redis refused (the schema validates cron and time zones, so this is
+   * rare): reported, while every other connector is still scheduled.
+   */
+  failed: { connector: string; reason: string }[];
   /** Scheduler ids removed (connector gone from the config or now manual). */
   removed: string[];
 }
@@ -48,26 +53,19 @@ export async function syncSchedules(
 ): Promise<ScheduleSyncResult> {
   const jobOpts = syncJobOptions(opts.retry ?? DEFAULT_RETRY);
   const upserted: string[] = [];
+  const failed: ScheduleSyncResult['failed'] = [];
   const wanted = new Set<string>();
   for (const c of connectors) {
     const s = c.schedule;
     if ('manual' in s) continue;
     wanted.add(c.name);
     const data: SyncJobData = { connector: c.name, trigger: 'schedule' };
-    if ('every' in s) {
-      const offset = scheduleOffset(c.name, s.jitter, s.every);
-      await queue.upsertJobScheduler(
-        c.name,
-        { every: s.every, ...(offset > 0 ? { offset } : {}) },
-        { name: SYNC_JOB, data, opts: jobOpts },
-      );
-    } else {
-      const jitterMs = scheduleOffset(c.name, s.jitter);
-      await queue.upsertJobScheduler(
-        c.name,
-        { pattern: s.cron, ...(s.tz ? { tz: s.tz } : {}) },
-        { name: SYNC_JOB, data: jitterMs > 0 ? { ...data, jitterMs } : data, opts: jobOpts },
-      );
+    try {
+      await upsertOne(queue, c.name, s, data, jobOpts);
+    } catch (e) {
+      if (isConnectionError(e)) throw e;
+      failed.push({ connector: c.name, reason: (e as Error).message });
+      continue;
     }
     upserted.push(c.name);
   }
@@ -76,6 +74,49 @@ export async function syncSchedules(
     const id = s.id ?? s.key;
     if (!wanted.has(id) && (await queue.removeJobScheduler(id))) removed.push(id);
   }
+  if (failed.length > 0)
+    opts.logger?.error({ failed }, 'schedules Redis refused; those connectors are not scheduled');
   opts.logger?.info({ upserted, removed }, 'schedules synced');
-  return { upserted, removed };
+  return { upserted, removed, failed };
+}
+
+/** Redis being away is not a connector's fault: it fails the whole call (the caller retries). */
+function isConnectionError(e: unknown): boolean {
+  const m = (e as Error | undefined)?.message ?? '';
+  return /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|MaxRetriesPerRequest/i.test(m);
+}
+
+type Schedule = Exclude<ScheduledConnector['schedule'], { manual: true }>;
+
+async function upsertOne(
+  queue: SyncQueue,
+  name: string,
+  s: Schedule,
+  data: SyncJobData,
+  jobOpts: ReturnType<typeof syncJobOptions>,
+): Promise<void> {
+  if ('every' in s) {
+    const offset = scheduleOffset(name, s.jitter, s.every);
+    await queue.upsertJobScheduler(
+      name,
+      { every: s.every, ...(offset > 0 ? { offset } : {}) },
+      { name: SYNC_JOB, data, opts: jobOpts },
+    );
+    return;
+  }
+  const jitterMs = scheduleOffset(name, s.jitter);
+  await queue.upsertJobScheduler(
+    name,
+    { pattern: s.cron, ...(s.tz ? { tz: s.tz } : {}) },
+    { name: SYNC_JOB, data: jitterMs > 0 ? { ...data, jitterMs } : data, opts: jobOpts },
+  );
+}
+
+/** Scheduled connectors whose scheduler is missing from Redis (Redis lost its data, or a flush). */
+export async function missingSchedules(
+  queue: SyncQueue,
+  connectors: readonly ScheduledConnector[],
+): Promise<string[]> {
+  const present = new Set((await queue.getJobSchedulers(0, -1)).map((s) => s.id ?? s.key));
+  return connectors.filter((c) => !('manual' in c.schedule) && !present.has(c.name)).map((c) => c.name);
 }

@@ -35,12 +35,15 @@ import {
   redisUrl as defaultRedisUrl,
   type SyncQueue,
 } from './queue.js';
-import { reapAbandonedRuns } from './reaper.js';
-import { syncSchedules } from './schedule.js';
+import { configProblems, recordConnectorProblems } from './health.js';
+import { reapAbandonedRuns, supersedeHeldRuns } from './reaper.js';
+import { missingSchedules, syncSchedules } from './schedule.js';
+import { isTransientDatabaseError } from '../src/store/db.js';
+import { startAlertMonitor } from '../src/alerts/monitor.js';
 import { createSyncProcessor, syncBackoff } from './sync.processor.js';
 
 export interface StartWorkerOptions {
-  config: Pick<DirsyncConfig, 'connectors' | 'queue'>;
+  config: Pick<DirsyncConfig, 'connectors' | 'queue' | 'alerts'>;
   pool: pg.Pool;
   /** Default `REDIS_URL` or redis://127.0.0.1:6379. */
   redisUrl?: string;
@@ -63,6 +66,11 @@ export interface StartWorkerOptions {
   /** How long a job waits before retrying a busy connector (default 5 s). */
   busyRetryMs?: number;
   metrics?: SyncMetrics;
+  /**
+   * How often this worker checks that every scheduler is still in Redis (and reaps dead runs);
+   * default 60 s. Schedulers are also re-asserted whenever the Redis connection comes back.
+   */
+  maintenanceIntervalMs?: number;
 }
 
 export interface SyncWorker {
@@ -87,16 +95,48 @@ export async function startWorker(o: StartWorkerOptions): Promise<SyncWorker> {
   const queue = openSyncQueue({ prefix: o.config.queue.prefix, connection });
   const shutdown = new AbortController();
   let worker: Worker<SyncJobData, SyncJobResult> | null = null;
+  // Alerts run beside the jobs, never inside one: a slow receiver cannot delay a sync.
+  const alerts = o.config.alerts
+    ? startAlertMonitor({
+        pool: o.pool,
+        connectors: () => o.config.connectors.map((c) => c.name),
+        alerts: o.config.alerts,
+        logger: log,
+      })
+    : null;
   const release = async () => {
+    await alerts?.close();
     await worker?.close(true).catch(() => {});
     await queue.close().catch(() => {});
     await connection.quit().catch(() => connection.disconnect());
   };
 
+  const withSchedules = o.schedules ?? true;
   try {
     const reaped = await reapAbandonedRuns(o.pool);
     if (reaped.length > 0) log.warn({ reaped }, 'marked runs abandoned by a stopped worker as failed');
-    if (o.schedules ?? true) await syncSchedules(queue, o.config.connectors, { retry, logger: log });
+    await supersedeHeldRuns(o.pool);
+    // A connector that cannot run (a missing secret, a refused schedule) is reported, not fatal.
+    const problems = configProblems(o.config);
+    if (withSchedules) {
+      const r = await syncSchedules(queue, o.config.connectors, { retry, logger: log });
+      for (const f of r.failed) {
+        problems.set(f.connector, [
+          ...(problems.get(f.connector) ?? []),
+          {
+            path: `connectors.${f.connector}.schedule`,
+            reason: `the queue refused the schedule: ${f.reason}`,
+          },
+        ]);
+      }
+    }
+    await recordConnectorProblems(
+      o.pool,
+      o.config.connectors.map((c) => c.name),
+      problems,
+      id,
+      log,
+    );
     await loadLastSuccess(metrics, o.pool);
 
     const processor = createSyncProcessor({
@@ -122,15 +162,56 @@ export async function startWorker(o: StartWorkerOptions): Promise<SyncWorker> {
     await worker.waitUntilReady();
   } catch (e) {
     await release();
-    throw e instanceof DirsyncError
-      ? e
-      : new DirsyncError('DIRSYNC_E_REDIS_UNAVAILABLE', (e as Error).message, { cause: e });
+    // Say what failed: the database, Redis, or something else (not "Redis" for everything).
+    if (e instanceof DirsyncError) throw e;
+    // pg's server errors carry a severity; its socket errors say "Connection terminated".
+    const fromPostgres =
+      (e as { severity?: unknown }).severity !== undefined ||
+      /Connection terminated/.test((e as Error).message);
+    if (fromPostgres && isTransientDatabaseError(e))
+      throw new DirsyncError('DIRSYNC_E_DB_UNAVAILABLE', (e as Error).message, { cause: e });
+    if (fromPostgres) throw new DirsyncError('DIRSYNC_E_INTERNAL', (e as Error).message, { cause: e });
+    if (/redis|connection is closed|ECONNREFUSED/i.test((e as Error).message))
+      throw new DirsyncError('DIRSYNC_E_REDIS_UNAVAILABLE', (e as Error).message, { cause: e });
+    throw new DirsyncError('DIRSYNC_E_INTERNAL', (e as Error).message, { cause: e });
   }
   const w = worker;
   log.info(
     { concurrency: o.concurrency ?? o.config.queue.concurrency, prefix: o.config.queue.prefix },
     'worker started',
   );
+
+  // Redis may lose its data (a restart without persistence, a failover, a flush): the schedulers
+  // would be gone for good, since they are written only here. So they are re-asserted whenever the
+  // connection comes back, and checked periodically; either repair is logged.
+  let maintaining = false;
+  const maintain = async (why: 'reconnect' | 'periodic') => {
+    if (maintaining) return;
+    maintaining = true;
+    try {
+      if (withSchedules) {
+        const missing = await missingSchedules(queue, o.config.connectors);
+        if (missing.length > 0 || why === 'reconnect') {
+          if (missing.length > 0)
+            log.warn({ missing, why }, 'schedulers missing from Redis (data lost?); re-asserting them');
+          const r = await syncSchedules(queue, o.config.connectors, { retry });
+          log.info({ upserted: r.upserted, failed: r.failed, why }, 'schedules re-asserted');
+        }
+      }
+      const reaped = await reapAbandonedRuns(o.pool);
+      if (reaped.length > 0) log.warn({ reaped }, 'marked runs abandoned by a stopped process as failed');
+      const superseded = await supersedeHeldRuns(o.pool);
+      if (superseded.length > 0) log.info({ superseded }, 'held runs superseded');
+    } catch (e) {
+      log.warn({ err: (e as Error).message, why }, 'maintenance failed; will try again');
+    } finally {
+      maintaining = false;
+    }
+  };
+  const onReady = () => void maintain('reconnect');
+  connection.on('ready', onReady);
+  const maintenance = setInterval(() => void maintain('periodic'), o.maintenanceIntervalMs ?? 60_000);
+  maintenance.unref();
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -141,6 +222,8 @@ export async function startWorker(o: StartWorkerOptions): Promise<SyncWorker> {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info('worker stopping');
+      clearInterval(maintenance);
+      connection.off('ready', onReady);
       const grace = setTimeout(cancelRuns, o.shutdownGraceMs ?? 10_000);
       try {
         await w.close();

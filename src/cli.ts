@@ -3,20 +3,28 @@
  * message (and every config problem listed) before touching anything. The worker, the server and
  * the demo load on use, so `dirsync sync` does not carry BullMQ or Fastify.
  */
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type pg from 'pg';
-import { findConnector, loadConfig } from '../config/load.js';
+import { environmentProblems } from '../config/environment.js';
+import { configPath, findConnector, loadConfig } from '../config/load.js';
 import { readyLine } from '../connectors/emulator-kit/types.js';
 import { EMULATOR_KINDS, startEmulator, type EmulatorKind } from '../connectors/emulators.js';
 import type { DirsyncConfig } from '../config/schema.js';
-import { changeText, statusText, summaryText } from './cli/format.js';
+import { changeJson, changeText, historyText, statusText, summaryText } from './cli/format.js';
+import { progressLine, progressText } from './cli/progress.js';
 import { DirsyncError, toDirsyncError } from './errors.js';
 import { createLogger, setRootLogger } from './logger.js';
 import { approveRun, rejectRun } from './pipeline/approve.js';
 import { runSync, type RunSummary } from './pipeline/run.js';
 import { CONNECTIONS_PER_RUN, createPool, databaseUrl, ensureDatabase } from './store/db.js';
 import { migrate } from './store/migrate.js';
-import { connectorStatuses, runChanges, runProblems } from './store/queries.js';
+import { objectHistory } from './store/history.js';
+import { connectorStatuses, runExists, runChanges, runProblems } from './store/queries.js';
+
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** Exit codes scripts can rely on. */
 const EXIT = { ok: 0, failed: 1, usage: 2, held: 3 } as const;
@@ -37,6 +45,24 @@ function setup(): DirsyncConfig {
   const config = loadConfig();
   setRootLogger(createLogger(process.env.DIRSYNC_LOG_LEVEL ?? config.log.level));
   return config;
+}
+
+/** Parses a count option: a whole number ≥ 0, or a usage error naming the value. */
+function wholeNumber(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`"${v}" is not a whole number ≥ 0`);
+  return Number(v);
+}
+
+/** A run id argument: a positive whole number within the ids Postgres can hold, or a usage error. */
+function runId(v: string): number {
+  const n = /^\d{1,15}$/.test(v) ? Number(v) : 0;
+  if (n < 1)
+    throw new CommanderError(
+      EXIT.usage,
+      'dirsync.invalidRun',
+      `error: "${v}" is not a run id (a positive whole number)`,
+    );
+  return n;
 }
 
 function printJson(v: unknown): void {
@@ -63,8 +89,16 @@ function exitFor(s: RunSummary): number {
 export function buildProgram(): Command {
   const program = new Command('dirsync')
     .description('Keeps an application user directory in Postgres in step with identity providers.')
+    .version(PACKAGE_VERSION, '-V, --version', 'print the version')
+    .option('-c, --config <file>', 'the config file (default: $DIRSYNC_CONFIG, else config/dirsync.yaml)')
     .showHelpAfterError()
     .exitOverride();
+  // The global option wins over the environment, for every command (the worker and the server
+  // read DIRSYNC_CONFIG too).
+  program.hook('preAction', () => {
+    const file = program.opts<{ config?: string }>().config;
+    if (file) process.env.DIRSYNC_CONFIG = file;
+  });
 
   program
     .command('migrate')
@@ -88,37 +122,88 @@ export function buildProgram(): Command {
     .description('validate the configuration file and list every problem')
     .action(() => {
       const c = setup();
+      // The schema has passed; now what it refers to: every env var and secret file must exist.
+      const problems = environmentProblems(c);
+      if (problems.length > 0) {
+        throw new DirsyncError(
+          'DIRSYNC_E_CONFIG_INVALID',
+          `${configPath()} has ${problems.length} problem(s):\n  ${problems
+            .map((p) => `${p.path}: ${p.reason}`)
+            .join('\n  ')}`,
+        );
+      }
       console.log(`config is valid: ${c.connectors.map((x) => `${x.name} (${x.kind})`).join(', ')}`);
     });
 
   program
     .command('sync <connector>')
-    .description('run one snapshot sync now, in this process')
+    .description('run one sync now, in this process')
     .option('--dry-run', 'compute and show the changes without applying them')
-    .option('--full-resync', 'compare everything, even when the snapshot is unchanged since the last sync')
+    .option('--full', 'read the IdP in full (no change feed) and compare everything')
+    .addOption(new Option('--full-resync', 'the old name of --full').hideHelp())
+    .option(
+      '--reevaluate',
+      're-apply filters and transforms to the mirror of the last read, without asking the IdP (with --dry-run: preview)',
+    )
     .option('--json', 'print a JSON summary')
-    .option('--show <n>', 'list up to n changes', '20')
+    .option('--limit <n>', 'list at most n changes (0: none)', wholeNumber, 20)
+    .addOption(new Option('--show <n>', 'the old name of --limit').argParser(wholeNumber).hideHelp())
     .action(
-      async (name: string, o: { dryRun?: boolean; fullResync?: boolean; json?: boolean; show: string }) => {
+      async (
+        name: string,
+        o: {
+          dryRun?: boolean;
+          full?: boolean;
+          fullResync?: boolean;
+          reevaluate?: boolean;
+          json?: boolean;
+          limit: number;
+          show?: number;
+        },
+      ) => {
         const config = setup();
         const entry = findConnector(config, name);
         await withDatabase(async (pool) => {
-          const s = await runSync({
-            pool,
-            config: entry,
-            trigger: 'cli',
-            dryRun: o.dryRun ?? false,
-            fullResync: o.fullResync ?? false,
-          });
+          const progress = o.json ? null : progressLine(process.stderr);
+          let s: RunSummary;
+          try {
+            s = await runSync({
+              pool,
+              config: entry,
+              trigger: 'cli',
+              dryRun: o.dryRun ?? false,
+              fullResync: (o.full ?? false) || (o.fullResync ?? false),
+              reevaluate: o.reevaluate ?? false,
+              ...(progress ? { onProgress: (p) => progress.update(progressText(p)) } : {}),
+            });
+          } finally {
+            progress?.done();
+          }
           if (o.json) printJson(s);
           else {
             console.log(summaryText(s));
-            await printChanges(pool, s.runId, Number(o.show) || 20);
+            await printChanges(pool, s.runId, o.show ?? o.limit);
           }
           process.exitCode = exitFor(s);
         });
       },
     );
+
+  program
+    .command('test <connector>')
+    .description(
+      'test a connection: sign in, read the first users, groups and memberships, say what is missing',
+    )
+    .option('--json', 'print JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const config = setup();
+      const entry = findConnector(config, name);
+      const { testConnection, connectionTestText } = await import('./connection-test.js');
+      const r = await testConnection(entry);
+      if (o.json) printJson(r);
+      else console.log(connectionTestText(r));
+      process.exitCode = r.ok ? EXIT.ok : EXIT.failed;
+    });
 
   program
     .command('worker')
@@ -163,19 +248,54 @@ export function buildProgram(): Command {
   program
     .command('changes <run>')
     .description("list a run's changes and the records it held or skipped")
-    .option('--limit <n>', 'most changes to list', '200')
+    .option('--limit <n>', 'list at most n changes (0: none)', wholeNumber, 200)
     .option('--json', 'print JSON')
-    .action(async (run: string, o: { limit: string; json?: boolean }) => {
+    .action(async (run: string, o: { limit: number; json?: boolean }) => {
+      const id = runId(run);
       await withDatabase(async (pool) => {
-        const id = Number(run);
+        if (!(await runExists(pool, id))) throw new DirsyncError('DIRSYNC_E_RUN_NOT_FOUND', `run ${id}`);
         if (o.json)
           printJson({
-            changes: await runChanges(pool, id, Number(o.limit)),
-            problems: await runProblems(pool, id, 1000),
+            changes: (await runChanges(pool, id, o.limit)).map(changeJson),
+            problems: (await runProblems(pool, id, 1000)).map((p) => ({
+              objectType: p.object_type,
+              externalId: p.external_id,
+              reason: p.reason,
+              action: p.action,
+            })),
           });
-        else await printChanges(pool, id, Number(o.limit));
+        else await printChanges(pool, id, o.limit);
       });
     });
+
+  program
+    .command('history <connector> <user-or-group>')
+    .description('every change that touched one user or group across runs (by username, group name or id)')
+    .option('--user', 'look for a user only')
+    .option('--group', 'look for a group only')
+    .option('--limit <n>', 'most entries', wholeNumber, 200)
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        name: string,
+        ref: string,
+        o: { user?: boolean; group?: boolean; limit: number; json?: boolean },
+      ) => {
+        const config = setup();
+        const entry = findConnector(config, name);
+        await withDatabase(async (pool) => {
+          const h = await objectHistory(pool, name, ref, {
+            ...(o.user ? { type: 'user' as const } : o.group ? { type: 'group' as const } : {}),
+            deleteAfterMs: entry.deletion.deleteAfter === 'never' ? -1 : entry.deletion.deleteAfter,
+            limit: o.limit,
+          });
+          if (!h)
+            throw new DirsyncError('DIRSYNC_E_OBJECT_NOT_FOUND', `${name} has no user or group "${ref}"`);
+          if (o.json) printJson(h);
+          else console.log(historyText(h));
+        });
+      },
+    );
 
   program
     .command('approve <run>')
@@ -183,7 +303,7 @@ export function buildProgram(): Command {
     .option('--by <name>', 'who approves (recorded on the run)', process.env.USER || 'cli')
     .action(async (run: string, o: { by: string }) => {
       await withDatabase(async (pool) => {
-        await approveRun(pool, Number(run), o.by);
+        await approveRun(pool, runId(run), o.by);
         console.log(`run ${run} approved and applied`);
       });
     });
@@ -194,7 +314,7 @@ export function buildProgram(): Command {
     .option('--by <name>', 'who rejects (recorded on the run)', process.env.USER || 'cli')
     .action(async (run: string, o: { by: string }) => {
       await withDatabase(async (pool) => {
-        await rejectRun(pool, Number(run), o.by);
+        await rejectRun(pool, runId(run), o.by);
         console.log(`run ${run} rejected; nothing was applied`);
       });
     });
@@ -289,7 +409,12 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e instanceof CommanderError) {
+      // Commander prints its own parse errors; ours (thrown from actions) are printed here.
+      if (e.code.startsWith('dirsync.'))
+        process.stderr.write(`dirsync: ${e.message.replace(/^error: /, '')}\n`);
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
     const err = toDirsyncError(e);
     process.stderr.write(`dirsync: ${err.code}: ${err.message}\n`);
     if (err.code === 'DIRSYNC_E_INTERNAL' && e instanceof Error && e.stack)

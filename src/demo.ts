@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../config/load.js';
+import { writeDemoConfig } from './demo-config.js';
 import type { DirsyncConfig } from '../config/schema.js';
 import { addUser, updateUser } from '../connectors/emulator-kit/mutate.js';
 import type { Org } from '../connectors/emulator-kit/org.js';
@@ -34,6 +35,8 @@ const TITLES: Record<string, string> = {
 
 export interface DemoOptions {
   pool: pg.Pool;
+  /** Where the demo writes its config for the CLI (default `.demo`). */
+  configDir?: string;
   /** Where to print (stdout by default). */
   out?: (line: string) => void;
   /** Dashboard port; 0 picks a free one. Default 8080, or a free one when 8080 is taken. */
@@ -70,7 +73,8 @@ async function startEmulators(): Promise<Emulated[]> {
   }
 }
 
-function demoConfig(emulated: Emulated[]): DirsyncConfig {
+/** The demo's config as the schema reads it (before parsing), so it can also be written to a file. */
+function demoRawConfig(emulated: Emulated[]): Record<string, unknown> {
   const file = parseYaml(readFileSync('config/demo.yaml', 'utf8')) as {
     connectors: Record<string, unknown>[];
   };
@@ -83,15 +87,11 @@ function demoConfig(emulated: Emulated[]): DirsyncConfig {
     })),
     ...file.connectors.map((c) => ({ ...c, schedule: { every: '15m' } })),
   ];
-  return parseConfig(
-    {
-      log: { level: 'warn' },
-      queue: { prefix: process.env.DIRSYNC_DEMO_QUEUE ?? 'dirsync-demo', concurrency: DEMO_CONCURRENCY },
-      connectors,
-    },
-    undefined,
-    'demo config',
-  );
+  return {
+    log: { level: 'warn' },
+    queue: { prefix: process.env.DIRSYNC_DEMO_QUEUE ?? 'dirsync-demo', concurrency: DEMO_CONCURRENCY },
+    connectors,
+  };
 }
 
 /** Waits until every connector has a finished run newer than `sinceId`. */
@@ -145,7 +145,13 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   };
   try {
     for (const { emu } of emulated) Object.assign(process.env, emu.env);
-    const config = demoConfig(emulated);
+    const raw = demoRawConfig(emulated);
+    const config = parseConfig(raw, undefined, 'demo config');
+    const configPath = writeDemoConfig(
+      raw,
+      Object.assign({}, ...emulated.map((e) => e.emu.env)) as Record<string, string>,
+      o.configDir,
+    );
     const names = config.connectors.map((c) => c.name);
     const redisUrl = defaultRedisUrl();
 
@@ -211,6 +217,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 
     out('');
     out(`Dashboard: ${server.url}`);
+    out(`CLI:       npm run dirsync -- --config ${configPath} status   (or sync, changes, history, …)`);
     out(
       'Scheduled syncs run every 5 minutes and the emulated orgs change now and then. Ctrl-C stops everything.',
     );

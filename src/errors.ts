@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   DIRSYNC_E_MIGRATION_FAILED: { retryable: false, message: 'A database migration failed' },
   DIRSYNC_E_RUN_IN_PROGRESS: { retryable: true, message: 'Another run of this connector is in progress' },
   DIRSYNC_E_RUN_NOT_FOUND: { retryable: false, message: 'No such run' },
+  DIRSYNC_E_OBJECT_NOT_FOUND: { retryable: false, message: 'No such user or group' },
   DIRSYNC_E_RUN_NOT_HELD: { retryable: false, message: 'The run is not waiting for approval' },
   DIRSYNC_E_DIRECTORY_MOVED: {
     retryable: false,

@@ -1,7 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The secret values the config's secret files hold (each `file:` reference, read). */
+function readyEnv(configText: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of configText.matchAll(/file: (\S+)/g)) {
+    const path = m[1] as string;
+    if (path.includes('/secrets/')) out[path] = readFileSync(path, 'utf8');
+  }
+  return out;
+}
 
 let db: TestDatabase;
 let child: ChildProcess | undefined;
@@ -62,6 +76,21 @@ describe('npm run demo', () => {
       'keycloak-emulator',
       'okta-emulator',
     ]);
+    // The CLI, from another shell, sees the demo's directories through the config the demo wrote.
+    const cliLine = lines.find((l) => l.startsWith('CLI:'));
+    const configPath = / --config (\S+) /.exec(cliLine ?? '')?.[1];
+    expect(configPath, `no CLI line in:\n${lines.join('\n')}`).toBeDefined();
+    const written = readFileSync(configPath as string, 'utf8');
+    // Secrets are referenced as files, never written into the config.
+    for (const value of Object.values(readyEnv(written))) expect(written).not.toContain(value);
+    const status = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', '--config', configPath as string, 'status', '--json'],
+      { env: { ...process.env, DATABASE_URL: db.url, DIRSYNC_LOG_LEVEL: 'silent' } },
+    );
+    const rows = JSON.parse(status.stdout) as { connector: string; users: number }[];
+    expect(rows.map((r) => r.connector).sort()).toEqual(items.map((c) => c.name).sort());
+    for (const r of rows) expect(r.users).toBeGreaterThan(0);
     const exited = new Promise<number | null>((resolve) => demo.on('exit', (code) => resolve(code)));
     demo.kill('SIGINT');
     expect(await exited).toBe(0);

@@ -7,8 +7,14 @@ import type { SnapshotItem, SourceProblem } from '../types.js';
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const idOf = (v: unknown): string | null =>
-  typeof v === 'string' && v.length > 0 ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
+// Ids are strings, never coerced: `123` and `"123"` are different values in the file, and reading
+// one as the other can make a record collide with another one's id.
+const idOf = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
+/** Why a value is not an id, for the problem report. */
+const notAnId = (v: unknown): string =>
+  v === undefined || v === null || v === ''
+    ? 'no id'
+    : `an id that is not a string (${Array.isArray(v) ? 'array' : typeof v} ${JSON.stringify(v)})`;
 
 function problem(
   objectType: SourceProblem['objectType'],
@@ -29,16 +35,20 @@ function optText(o: Obj, key: string, errors: string[]): string | null {
   return v;
 }
 
-/** One user record: `{ id, username, email?, displayName?, givenName?, familyName?, active?, attributes? }`. */
+/**
+ * One user record: `{ id, username, email?, displayName?, givenName?, familyName?, active?, attributes? }`.
+ * `active` defaults to true; `null` means unknown (see `SourceUser.active`).
+ */
 export function* mapUser(raw: unknown): Generator<SnapshotItem> {
   if (!isObj(raw)) return yield problem('user', null, 'user record is not an object');
   const id = idOf(raw.id);
-  if (id === null) return yield problem('user', null, 'user has no id', { username: raw.username });
+  if (id === null)
+    return yield problem('user', null, `user has ${notAnId(raw.id)}`, { id: raw.id, username: raw.username });
   const errors: string[] = [];
   const username = optText(raw, 'username', errors);
   if (username === null && errors.length === 0) errors.push('username is missing');
-  if (raw.active !== undefined && typeof raw.active !== 'boolean')
-    errors.push('active must be true or false');
+  if (raw.active !== undefined && raw.active !== null && typeof raw.active !== 'boolean')
+    errors.push('active must be true, false or null (unknown)');
   if (raw.attributes !== undefined && !isObj(raw.attributes)) errors.push('attributes must be an object');
   const user = {
     kind: 'user' as const,
@@ -48,7 +58,8 @@ export function* mapUser(raw: unknown): Generator<SnapshotItem> {
     displayName: optText(raw, 'displayName', errors),
     givenName: optText(raw, 'givenName', errors),
     familyName: optText(raw, 'familyName', errors),
-    active: raw.active === undefined ? true : raw.active === true,
+    // Missing: active (the file format's default); null: the source does not know.
+    active: raw.active === undefined ? true : raw.active === null ? null : raw.active === true,
     attributes: isObj(raw.attributes) ? raw.attributes : {},
   };
   if (errors.length > 0) return yield problem('user', id, errors.join('; '));
@@ -59,7 +70,8 @@ export function* mapUser(raw: unknown): Generator<SnapshotItem> {
 export function* mapGroup(raw: unknown): Generator<SnapshotItem> {
   if (!isObj(raw)) return yield problem('group', null, 'group record is not an object');
   const id = idOf(raw.id);
-  if (id === null) return yield problem('group', null, 'group has no id', { name: raw.name });
+  if (id === null)
+    return yield problem('group', null, `group has ${notAnId(raw.id)}`, { id: raw.id, name: raw.name });
   const errors: string[] = [];
   const name = optText(raw, 'name', errors);
   if (name === null && errors.length === 0) errors.push('name is missing');
@@ -83,8 +95,7 @@ export function* mapGroup(raw: unknown): Generator<SnapshotItem> {
     if (!list) continue;
     for (const m of list) {
       const memberId = idOf(m);
-      if (memberId === null)
-        yield problem('edge', id, `group ${id}: ${key} holds a value that is not an id`, m);
+      if (memberId === null) yield problem('edge', id, `group ${id}: ${key} holds ${notAnId(m)}`, m);
       else yield { kind: 'edge', groupId: id, memberType, memberId };
     }
   }
@@ -96,9 +107,19 @@ export function* mapMembership(raw: unknown): Generator<SnapshotItem> {
   const groupId = idOf(raw.group);
   const userId = idOf(raw.user);
   const subgroupId = idOf(raw.subgroup);
-  if (groupId === null) return yield problem('edge', null, 'membership has no group id', raw);
-  if ((userId === null) === (subgroupId === null)) {
-    return yield problem('edge', groupId, 'membership needs exactly one of user or subgroup', raw);
+  if (groupId === null)
+    return yield problem('edge', null, `membership has ${notAnId(raw.group)} for its group`, raw);
+  if (
+    (raw.user !== undefined && userId === null) ||
+    (raw.subgroup !== undefined && subgroupId === null) ||
+    (userId === null) === (subgroupId === null)
+  ) {
+    return yield problem(
+      'edge',
+      groupId,
+      'membership needs exactly one of user or subgroup, as a string id',
+      raw,
+    );
   }
   yield userId !== null
     ? { kind: 'edge', groupId, memberType: 'user', memberId: userId }

@@ -19,6 +19,13 @@ export const DIRECTORY_SCOPES = [
   'https://www.googleapis.com/auth/admin.directory.group.readonly',
 ] as const;
 
+/**
+ * The change feed also reads the Admin console audit log (Reports API activities.list), which
+ * needs this scope in the domain-wide delegation entry too.
+ * https://developers.google.com/workspace/admin/reports/v1/guides/authorizing
+ */
+export const REPORTS_SCOPE = 'https://www.googleapis.com/auth/admin.reports.audit.readonly';
+
 export const googleConfigSchema = z.object({
   kind: z.literal('google'),
   /**
@@ -68,6 +75,12 @@ export const googleConfigSchema = z.object({
   maxBackoff: durationSchema.default(60_000),
   /** A request taking longer than this is abandoned and retried. */
   requestTimeout: durationSchema.default(60_000),
+  /**
+   * How far back before its cursor each change feed re-reads the audit log, to catch events the
+   * Reports API made visible late (its ingestion lag). Re-reading is idempotent; a longer overlap
+   * costs re-reading those events and the users they name. See README ("Change feed").
+   */
+  feedOverlap: durationSchema.default(30 * 60_000),
 });
 
 export type GoogleConfig = z.infer<typeof googleConfigSchema>;

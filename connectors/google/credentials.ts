@@ -61,6 +61,8 @@ export interface JwtOptions {
   timeoutMs: number;
   /** Called once per HTTP attempt (token and API requests, including the library's own retries). */
   onRequest: () => void;
+  /** OAuth scopes to request (default: the Directory read scopes). */
+  scopes?: readonly string[];
 }
 
 /**
@@ -77,7 +79,7 @@ export function createJwt(opts: JwtOptions): JwtClient {
     email: opts.key.client_email,
     key: opts.key.private_key,
     ...(opts.key.private_key_id ? { keyId: opts.key.private_key_id } : {}),
-    scopes: [...DIRECTORY_SCOPES],
+    scopes: [...(opts.scopes ?? DIRECTORY_SCOPES)],
     subject: opts.subject,
   });
   const transporter = jwt.transporter;

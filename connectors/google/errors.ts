@@ -62,6 +62,16 @@ function oauthError(data: unknown): { error?: string; description?: string } {
   };
 }
 
+/** A private key OpenSSL cannot read (not PEM, cut, wrong type): thrown while signing the JWT. */
+function isKeyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('ERR_OSSL')) return true;
+  const msg = (err as { message?: unknown } | null)?.message;
+  return (
+    typeof msg === 'string' && /DECODER routines|PEM routines|asn1|secretOrPrivateKey|private key/i.test(msg)
+  );
+}
+
 /** True when the failed request was the OAuth token request (not an API call). */
 export function isTokenRequest(err: unknown, tokenUrl: string): boolean {
   const url = (err as ErrorLike | null)?.config?.url;
@@ -75,6 +85,14 @@ export function isTokenRequest(err: unknown, tokenUrl: string): boolean {
 export function classifyError(err: unknown, what: string, tokenUrl: string): DirsyncError {
   if (err instanceof DirsyncError) return err;
   const e = (typeof err === 'object' && err !== null ? err : { message: String(err) }) as ErrorLike;
+  if (isKeyError(err)) {
+    // The JWT could not be signed: no request was sent, and no retry can fix the key.
+    return new DirsyncError(
+      'DIRSYNC_E_IDP_AUTH',
+      `${what}: the service account key's private_key cannot be used to sign (${(err as Error).message.slice(0, 120)})`,
+      { cause: err },
+    );
+  }
   const status = typeof e.response?.status === 'number' ? e.response.status : undefined;
   const after = retryAfterMs(e.response?.headers);
   const opts = (vendorCode?: string) => ({

@@ -12,4 +12,6 @@ export const googleConnector: Connector<GoogleConfig> = {
   kind: 'google',
   configSchema: googleConfigSchema,
   open: async (config, ctx) => (await import('./source.js')).googleConnectorImpl.open(config, ctx),
+  openFeed: async (config, ctx, cursor) =>
+    (await import('./source.js')).googleConnectorImpl.openFeed(config, ctx, cursor),
 };

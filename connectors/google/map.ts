@@ -37,7 +37,8 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
   const primaryEmail = text(raw.primaryEmail);
   if (primaryEmail === null) errors.push('primaryEmail is missing');
   for (const key of ['suspended', 'archived', 'isAdmin'] as const) {
-    if (raw[key] !== undefined && typeof raw[key] !== 'boolean') errors.push(`${key} is not a boolean`);
+    if (raw[key] !== undefined && raw[key] !== null && typeof raw[key] !== 'boolean')
+      errors.push(`${key} is not a boolean`);
   }
   if (raw.name !== undefined && !isObj(raw.name)) errors.push('name is not an object');
   if (errors.length > 0)
@@ -46,11 +47,14 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
   const name = isObj(raw.name) ? raw.name : {};
   const givenName = text(name.givenName);
   const familyName = text(name.familyName);
+  // `suspended` missing (a trimmed `fields` mask) or null: unknown, never read as "not suspended"
+  // (that would reactivate a suspended user). `archived` is newer and often left out: absent is false.
   const suspended = raw.suspended === true;
+  const suspendedKnown = typeof raw.suspended === 'boolean';
   const archived = raw.archived === true;
   const org = primaryOrganization(raw.organizations);
   const attributes: Obj = {
-    status: suspended ? 'suspended' : archived ? 'archived' : 'active',
+    status: suspended ? 'suspended' : archived ? 'archived' : suspendedKnown ? 'active' : 'unknown',
     suspended,
     archived,
   };
@@ -73,7 +77,7 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
     displayName: text(name.fullName) ?? ([givenName, familyName].filter(Boolean).join(' ') || null),
     givenName,
     familyName,
-    active: !suspended && !archived,
+    active: suspended || archived ? false : suspendedKnown ? true : null,
     attributes,
   };
 }

@@ -71,3 +71,47 @@ export function backoffMs(
   const jittered = ceiling / 2 + Math.random() * (ceiling / 2);
   return Math.min(maxMs, Math.max(jittered, retryAfterMs ?? 0));
 }
+
+/**
+ * How many member lists are read at once, adapting to throttling (additive increase,
+ * multiplicative decrease, as TCP does): a throttling answer halves the limit, and each run of
+ * `current` successes raises it by one, up to the configured `max`. Google sends no rate-limit
+ * headers to steer by, only 403 `userRateLimitExceeded` / 429 `rateLimitExceeded` answers; the
+ * request budget (RequestBudget) keeps the rate within the documented quota, this keeps the
+ * number in flight within what the server accepts.
+ */
+export class AdaptiveLimit {
+  private limit: number;
+  private streak = 0;
+  /** Answers since the last cut: throttled answers to requests sent before it do not cut again. */
+  private sinceCut = Infinity;
+  private lastCutFrom = 0;
+
+  constructor(readonly max: number) {
+    this.limit = Math.max(1, max);
+  }
+
+  get current(): number {
+    return this.limit;
+  }
+
+  onSuccess(): void {
+    this.sinceCut++;
+    if (this.limit >= this.max) return;
+    if (++this.streak >= this.limit) {
+      this.limit++;
+      this.streak = 0;
+    }
+  }
+
+  onThrottle(): void {
+    this.sinceCut++;
+    this.streak = 0;
+    // The requests in flight when the limit was cut were sent at the old limit: their throttled
+    // answers say nothing new.
+    if (this.sinceCut < this.lastCutFrom) return;
+    this.lastCutFrom = this.limit;
+    this.limit = Math.max(1, Math.floor(this.limit / 2));
+    this.sinceCut = 0;
+  }
+}

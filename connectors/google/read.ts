@@ -9,6 +9,7 @@ import { DirsyncError } from '../../src/errors.js';
 import type { ConnectorContext, SnapshotItem, SourceStats } from '../types.js';
 import type { DirectoryClient, RawMember } from './client.js';
 import { mapGroup, mapMember, mapUser } from './map.js';
+import { recordHash } from './cursor.js';
 import type { GroupPlan } from './pushdown.js';
 
 export interface ReadOptions {
@@ -18,6 +19,8 @@ export interface ReadOptions {
   concurrency: number;
   groups: GroupPlan;
   userQuery?: string;
+  /** Filled while reading, for the change-feed cursor: users read, and group id → record hash. */
+  record?: { users: number; groups: Record<string, string> };
 }
 
 type PageResult = { groupId: string; page: RawMember[] | null };
@@ -38,6 +41,7 @@ export async function* readSnapshot(o: ReadOptions): AsyncGenerator<SnapshotItem
     for (const raw of page) {
       const item = mapUser(raw);
       if (item.externalId !== null) userIds.add(item.externalId);
+      if (o.record) o.record.users++;
       yield item;
     }
     done += page.length;
@@ -54,6 +58,7 @@ export async function* readSnapshot(o: ReadOptions): AsyncGenerator<SnapshotItem
       if (seenGroups.has(id)) return null; // matched by two include queries
       seenGroups.add(id);
       groupIds.push(id);
+      if (o.record) o.record.groups[id] = recordHash(item);
     }
     return item;
   };
@@ -99,7 +104,8 @@ export async function* readSnapshot(o: ReadOptions): AsyncGenerator<SnapshotItem
     );
   try {
     for (;;) {
-      while (active.size < o.concurrency && queued < groupIds.length) {
+      // The limit drops while Google throttles and climbs back (pacing.ts, AdaptiveLimit).
+      while (active.size < client.concurrency() && queued < groupIds.length) {
         const groupId = groupIds[queued++] as string;
         const pages = client.memberPages(groupId);
         active.set(groupId, { pages, next: pull(groupId, pages) });
@@ -138,6 +144,7 @@ export async function* readSnapshot(o: ReadOptions): AsyncGenerator<SnapshotItem
             continue;
           }
           const item = mapGroup(raw);
+          if (o.record && item.externalId !== null) o.record.groups[item.externalId] = recordHash(item);
           yield item;
           groupIds.push(r.memberId);
         }

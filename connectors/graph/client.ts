@@ -16,6 +16,7 @@ import {
   type MiddlewareOptions,
 } from '@microsoft/microsoft-graph-client';
 import type { TokenCredential } from '@azure/identity';
+import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import { DirsyncError } from '../../src/errors.js';
@@ -85,8 +86,17 @@ export class TokenSource {
     return t.token;
   }
 
-  renew(): void {
-    this.credential = this.make();
+  /** Which credential `token()` used last; a 401 renews only if no other request renewed since. */
+  get generation(): TokenCredential {
+    return this.credential;
+  }
+
+  /**
+   * Starts from a fresh credential, unless `used` (the credential the rejected token came from) was
+   * already replaced: concurrent requests rejected by one revocation renew once, not each.
+   */
+  renew(used: TokenCredential = this.credential): void {
+    if (used === this.credential) this.credential = this.make();
   }
 }
 
@@ -127,6 +137,7 @@ class DirsyncPolicy implements Middleware {
     let renewed = false;
     for (let attempt = 0; ; attempt++) {
       await d.budget.take(note?.cost ?? 1, d.signal);
+      const credential = d.tokens.generation;
       headers.Authorization = `Bearer ${await d.tokens.token(d.signal)}`;
       options.signal = AbortSignal.any([d.signal, AbortSignal.timeout(d.timeoutMs)]);
       d.stats.requests++;
@@ -145,7 +156,7 @@ class DirsyncPolicy implements Middleware {
           // caches it: start from a fresh credential once, then give up.
           renewed = true;
           await res.body?.cancel();
-          d.tokens.renew();
+          d.tokens.renew(credential);
           continue;
         }
         if (res.status === 429 || res.status === 503) d.stats.throttled++;
@@ -195,7 +206,9 @@ export class GraphClient {
     private readonly d: PolicyDeps,
     ca: string[] | undefined,
   ) {
-    this.dispatcher = ca ? new Agent({ connect: { ca } }) : undefined;
+    // One secure context for every connection: passing `ca` per connection re-parses the ~150 public
+    // roots for each new socket (over a second of CPU per read at high concurrency).
+    this.dispatcher = ca ? new Agent({ connect: { secureContext: createSecureContext({ ca }) } }) : undefined;
     const base = new URL(config.graphBaseUrl);
     this.root = `${base.origin}/v1.0`;
     // The SDK's telemetry handler (client-request-id, SdkVersion) once per request, then our

@@ -54,8 +54,15 @@ export const graphConfigSchema = z.object({
   pageSize: z.number().int().min(1).max(999).default(999),
   /** Member-list requests packed into one `$batch` call (Graph allows at most 20). */
   batchSize: z.number().int().min(1).max(20).default(20),
-  /** `$batch` calls in flight at once while reading member lists. */
+  /**
+   * `$batch` calls in flight at once when member lists start being read. The reader then adapts:
+   * one more after each unthrottled batch up to `maxConcurrency`, half as many after a throttled
+   * answer (Graph documents no concurrency cap for directory reads, only the resource-unit budget
+   * per 10 s, which `requestBudget` keeps).
+   */
   concurrency: z.number().int().min(1).max(32).default(4),
+  /** Upper bound of the adaptive `$batch` concurrency (see `concurrency`). */
+  maxConcurrency: z.number().int().min(1).max(64).default(16),
   /**
    * Requests this tenant may receive per window, shared by every source of the same tenant and app
    * in this process. Each request inside a `$batch` counts, as Graph counts them. Entra ID allows

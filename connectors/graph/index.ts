@@ -8,8 +8,11 @@ import { graphConfigSchema, type GraphConfig } from './config.js';
 
 export { graphConfigSchema, type GraphConfig } from './config.js';
 
+const impl = async () => (await import('./source.js')).graphConnectorImpl;
+
 export const graphConnector: Connector<GraphConfig> = {
   kind: 'graph',
   configSchema: graphConfigSchema,
-  open: async (config, ctx) => (await import('./source.js')).graphConnectorImpl.open(config, ctx),
+  open: async (config, ctx) => (await impl()).open(config, ctx),
+  openFeed: async (config, ctx, cursor) => (await impl()).openFeed!(config, ctx, cursor),
 };

@@ -94,9 +94,15 @@ export function mapUser(raw: Obj): SnapshotItem {
     return sourceProblem('user', null, 'user has no id', { userPrincipalName: raw.userPrincipalName });
   const errors: string[] = [];
   const upn = text(raw, 'userPrincipalName', errors);
+  // Every Entra user has a userPrincipalName; a payload without one was trimmed. The user is held as
+  // it is (a problem with its id: never renamed, never deactivated) rather than guessed.
   if (upn === null || upn === '') errors.push('userPrincipalName is missing');
-  // Without accountEnabled we cannot tell a disabled account from an enabled one: never guess.
-  if (typeof raw.accountEnabled !== 'boolean') errors.push('accountEnabled is missing or not a boolean');
+  // accountEnabled is nullable in Graph's metadata, and absent when not selected: both mean the
+  // state is unknown (active: null), which keeps an existing user as it is and holds a new one
+  // (filters.users.activeUnknown). Only a value of the wrong type is an error.
+  const enabled = raw.accountEnabled;
+  if (enabled !== undefined && enabled !== null && typeof enabled !== 'boolean')
+    errors.push(`accountEnabled must be true, false or null, got ${typeof enabled}`);
   const user = {
     kind: 'user' as const,
     externalId: id,
@@ -105,7 +111,7 @@ export function mapUser(raw: Obj): SnapshotItem {
     displayName: text(raw, 'displayName', errors),
     givenName: text(raw, 'givenName', errors),
     familyName: text(raw, 'surname', errors),
-    active: raw.accountEnabled === true,
+    active: typeof enabled === 'boolean' ? enabled : null,
     attributes: attributes(raw, USER_ATTRIBUTES),
   };
   if (errors.length > 0)

@@ -32,8 +32,40 @@ interface ReadDeps {
 
 const enc = (s: string) => encodeURIComponent(s).replace(/%2C/g, ',');
 
-export async function* readTenant(d: ReadDeps): AsyncGenerator<SnapshotItem> {
-  yield* readUsers(d);
+/**
+ * Users are listed while groups and member lists are read: the user listing is one chain of
+ * sequential pages (about 100 at 100k users), which would otherwise add its whole duration.
+ */
+export function readTenant(d: ReadDeps): AsyncGenerator<SnapshotItem> {
+  return merge(readUsers(d), readGroupsAndMembers(d));
+}
+
+/** Yields the items of several generators as each produces them; the first failure ends all. */
+export async function* merge<T>(...its: AsyncGenerator<T>[]): AsyncGenerator<T> {
+  const pending = new Map<number, Promise<{ i: number; r: IteratorResult<T> }>>();
+  const pull = (i: number) => {
+    const p = (its[i] as AsyncGenerator<T>).next().then((r) => ({ i, r }));
+    // A failure is handled through the race below; this keeps it from counting as unhandled.
+    p.catch(() => {});
+    pending.set(i, p);
+  };
+  its.forEach((_, i) => pull(i));
+  try {
+    while (pending.size > 0) {
+      const { i, r } = await Promise.race(pending.values());
+      if (r.done) {
+        pending.delete(i);
+        continue;
+      }
+      pull(i);
+      yield r.value;
+    }
+  } finally {
+    for (const i of pending.keys()) void (its[i] as AsyncGenerator<T>).return(undefined).catch(() => {});
+  }
+}
+
+async function* readGroupsAndMembers(d: ReadDeps): AsyncGenerator<SnapshotItem> {
   const groupIds: string[] = [];
   const known = new Set<string>();
   const filters = groupFilters(d.ctx.groupFilter);
@@ -141,6 +173,9 @@ async function* readMembers(
   for (const groupId of groupIds) queue.push({ groupId, url: membersUrl(groupId), retries: 0, notBefore: 0 });
   let total = groupIds.length;
   let done = 0;
+  // Additive increase after an unthrottled batch, halving after a throttled one (AIMD).
+  let limit = Math.min(config.concurrency, config.maxConcurrency);
+  let throttledSeen = stats.throttled;
   const inflight = new Map<number, Promise<Outcome[]>>();
   let seq = 0;
   ctx.progress({ phase: 'members', done, total });
@@ -172,7 +207,7 @@ async function* readMembers(
   try {
     while (queue.size > 0 || inflight.size > 0) {
       const now = Date.now();
-      while (inflight.size < config.concurrency) {
+      while (inflight.size < limit) {
         const ready = queue.take(config.batchSize, now);
         if (ready.length === 0) break;
         launch(ready);
@@ -183,6 +218,12 @@ async function* readMembers(
         continue;
       }
       const outcomes = await Promise.race(inflight.values());
+      // Throttled inner responses, or whole calls the client retried after a 429/503.
+      const throttledNow =
+        stats.throttled > throttledSeen ||
+        outcomes.some((o) => o.kind === 'retry' && (o.status === 429 || o.status === 503));
+      throttledSeen = stats.throttled;
+      limit = throttledNow ? Math.max(1, Math.floor(limit / 2)) : Math.min(config.maxConcurrency, limit + 1);
       for (const o of outcomes) {
         if (o.kind === 'retry') {
           if (o.status === 429 || o.status === 503) stats.throttled++;

@@ -67,6 +67,12 @@ export const keycloakConfigSchema = z.object({
   /** A request that sends no headers or body for this long is abandoned and retried. */
   requestTimeout: durationSchema.default(30_000),
   retry: retrySchema,
+  /**
+   * How far before the saved cursor the admin-event feed starts reading. It must cover the clock
+   * difference between Dirsync and Keycloak and the time between an event's timestamp and its
+   * commit; events read twice are harmless.
+   */
+  feedOverlap: durationSchema.default(120_000),
 });
 
 export type KeycloakConfig = z.infer<typeof keycloakConfigSchema>;

@@ -12,4 +12,6 @@ export const keycloakConnector: Connector<KeycloakConfig> = {
   kind: 'keycloak',
   configSchema: keycloakConfigSchema,
   open: async (config, ctx) => (await import('./source.js')).keycloakConnectorImpl.open(config, ctx),
+  openFeed: async (config, ctx, cursor) =>
+    (await import('./source.js')).keycloakConnectorImpl.openFeed!(config, ctx, cursor),
 };

@@ -64,7 +64,9 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
   const id = raw.id;
   const errors: string[] = [];
   if (!nonEmpty(raw.username)) errors.push('username is missing');
-  if (typeof raw.enabled !== 'boolean') errors.push('enabled must be true or false');
+  // Missing or null: unknown (active: null keeps an existing user as it is); only a wrong type is an error.
+  if (raw.enabled !== undefined && raw.enabled !== null && typeof raw.enabled !== 'boolean')
+    errors.push('enabled must be true, false or null');
   const givenName = optText(raw, 'firstName', errors);
   const familyName = optText(raw, 'lastName', errors);
   const email = optText(raw, 'email', errors);
@@ -86,7 +88,7 @@ export function mapUser(raw: unknown): SourceUser | SourceProblem {
     displayName,
     givenName,
     familyName,
-    active: raw.enabled as boolean,
+    active: typeof raw.enabled === 'boolean' ? raw.enabled : null,
     attributes,
   };
 }

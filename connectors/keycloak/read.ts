@@ -31,6 +31,10 @@ import { Channel } from './pool.js';
 export interface ReadOptions {
   pageSize: number;
   concurrency: number;
+  /** Filled with subgroup id → parent id as the tree is walked (the feed cursor keeps it). */
+  tree?: Map<string, string>;
+  /** Called once the read completed and passed its completeness checks. */
+  onComplete?: () => void;
 }
 
 type Matcher = (group: Obj) => boolean;
@@ -143,7 +147,10 @@ export async function* readRealm(
     const id = raw.id;
     const included = parentIncluded || include === null || include(raw);
     const batch: SnapshotItem[] = [];
-    if (included && parentIncluded && parentId !== null) batch.push(subgroupEdge(parentId, id));
+    if (included && parentIncluded && parentId !== null) {
+      batch.push(subgroupEdge(parentId, id));
+      opts.tree?.set(id, parentId);
+    }
     if (!seenGroups.has(id)) {
       seenGroups.add(id);
       if (included) {
@@ -286,4 +293,5 @@ export async function* readRealm(
       );
     }
   }
+  opts.onComplete?.();
 }

@@ -10,11 +10,14 @@
 import { sleep } from './sleep.js';
 
 /** Endpoint families as Okta buckets them (https://developer.okta.com/docs/reference/rl-global-mgmt/). */
-export type Family = 'users' | 'groups' | 'group' | 'token' | 'other';
+export type Family = 'users' | 'user' | 'groups' | 'group' | 'logs' | 'token' | 'other';
 
 export function familyOf(pathname: string): Family {
   if (pathname === '/oauth2/v1/token') return 'token';
   if (pathname === '/api/v1/users') return 'users';
+  if (pathname === '/api/v1/logs') return 'logs';
+  // A user by id or login, and its sub-resources (`/groups`), are the `/api/v1/users/{id}` bucket.
+  if (pathname.startsWith('/api/v1/users/')) return 'user';
   // `/api/v1/groups/{id}` alone is its own bucket; lists, including a group's members, are "/api/v1/groups".
   if (/^\/api\/v1\/groups\/[^/]+$/.test(pathname)) return 'group';
   if (pathname.startsWith('/api/v1/groups')) return 'groups';
@@ -67,7 +70,7 @@ export class RateBudget {
   private readonly queue: (() => void)[] = [];
 
   constructor(
-    private readonly maxConcurrent: number,
+    private maxConcurrent: number,
     /** 0..0.9: share of each window left unused for the org's other clients. */
     private readonly reserve: number,
   ) {}
@@ -104,6 +107,11 @@ export class RateBudget {
   }
 
   private releaseSlot(): void {
+    // After the cap was lowered, slots above it are retired instead of handed on.
+    if (this.active > this.maxConcurrent) {
+      this.active--;
+      return;
+    }
     const next = this.queue.shift();
     if (next) next();
     else this.active--;
@@ -140,22 +148,44 @@ export class RateBudget {
     }
   }
 
-  /** Records the rate-limit headers of a response. */
-  observe(family: Family, h: RateLimitHeaders): void {
+  /** The cap on requests in flight now (lowered when Okta reports a smaller concurrency limit). */
+  concurrency(): number {
+    return this.maxConcurrent;
+  }
+
+  /**
+   * Records the rate-limit headers of a response. A 429 whose `X-Rate-Limit-Limit` is below the
+   * family's known per-minute limit reports the org's *concurrency* limit instead (Okta answers
+   * too many requests in flight that way): the cap on requests in flight drops below it, keeping
+   * the reserve for the org's other integrations, and the family's own window is left as it was.
+   * https://developer.okta.com/docs/reference/rl2-concurrency/
+   */
+  observe(family: Family, h: RateLimitHeaders, throttled = false): 'window' | 'concurrency' {
     const s = this.state(family);
+    if (throttled && s.limit !== undefined && h.limit < s.limit) {
+      this.maxConcurrent = Math.max(
+        1,
+        Math.min(this.maxConcurrent, Math.floor(h.limit * (1 - this.reserve))),
+      );
+      return 'concurrency';
+    }
     // Responses of the same window arrive out of order under concurrency: keep the lowest remaining.
     if (s.resetAt !== undefined && Math.abs(h.resetAt - s.resetAt) < 1500 && s.remaining !== undefined) {
       s.remaining = Math.min(s.remaining, h.remaining);
     } else s.remaining = h.remaining;
     s.limit = h.limit;
     s.resetAt = h.resetAt;
+    return 'window';
   }
 
-  /** After a 429: nothing of this family starts before `until`. */
-  block(family: Family, until: number): void {
+  /**
+   * After a 429: nothing of this family starts before `until`. A 429 for the concurrency limit
+   * leaves the family's window as it was (`windowExhausted` false).
+   */
+  block(family: Family, until: number, windowExhausted = true): void {
     const s = this.state(family);
     s.blockedUntil = Math.max(s.blockedUntil, until);
-    s.remaining = 0;
+    if (windowExhausted) s.remaining = 0;
   }
 }
 

@@ -9,6 +9,7 @@
  * pages and follows Okta's `Link: <...>; rel="next"` itself, so map.ts can report bad records.
  */
 import { Client } from '@okta/okta-sdk-nodejs';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { resolveSecret } from '../../config/secrets.js';
 import { DirsyncError, isDirsyncError } from '../../src/errors.js';
@@ -25,9 +26,28 @@ export interface Page {
   next: string | null;
 }
 
+export interface PageOptions {
+  /**
+   * Stop after the first empty page instead of following its `rel="next"`. For System Log polling
+   * requests, where every page (the last, empty one included) links to a next page.
+   */
+  stopOnEmpty?: boolean;
+}
+
 export interface OktaApi {
   /** Pages of a list endpoint (`path` with its query), following `rel="next"` links. */
-  pages(path: string, query: Record<string, string | number | undefined>): AsyncGenerator<Page>;
+  pages(
+    path: string,
+    query: Record<string, string | number | undefined>,
+    opts?: PageOptions,
+  ): AsyncGenerator<Page>;
+  /** One object (`GET path`); a 404 throws `DIRSYNC_E_IDP_NOT_FOUND`. */
+  getObject(path: string, query?: Record<string, string | number | undefined>): Promise<unknown>;
+  /**
+   * The org's clock as last seen in a response's `Date` header, as an offset to ours in ms
+   * (0 until a response arrived). Dates are whole seconds: the offset errs by up to -1 s.
+   */
+  serverOffsetMs(): number;
   close(): Promise<void>;
 }
 
@@ -49,6 +69,9 @@ export function createOktaApi(
   // A trailing slash would make the SDK build `//api/v1/...` URLs (and DPoP `htu` claims that
   // Okta rejects); the org URL is an origin.
   const orgUrl = new URL(config.orgUrl).origin;
+  // Every request in flight listens on the run's signal (node-fetch's abort): allow as many
+  // listeners as requests can be in flight, so Node does not warn of a leak that is none.
+  setMaxListeners(Math.max(getMaxListeners(signal), config.rateLimit.maxConcurrent * 2 + 16), signal);
   const budget = budgetFor(orgUrl, config.rateLimit.maxConcurrent, config.rateLimit.reservePercent / 100);
   const executor = new OktaRequestExecutor(
     budget,
@@ -95,26 +118,54 @@ export function createOktaApi(
     (client as unknown as { oauth: unknown }).oauth = provider;
   }
   const http = (client as unknown as { http: SdkHttp }).http;
+  let offset: number | null = null;
+
+  const urlOf = (path: string, query: Record<string, string | number | undefined>) => {
+    const u = new URL(path, orgUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  };
+
+  async function get(url: string, isCollection: boolean): Promise<FetchResponse> {
+    if (signal.aborted) throw cancelled();
+    let res: FetchResponse;
+    try {
+      res = await http.http(
+        url,
+        { method: 'get', headers: { Accept: 'application/json' } },
+        { isCollection, resources: [] },
+      );
+    } catch (e) {
+      throw toDirsyncError(e, new URL(url));
+    }
+    const date = Date.parse(res.headers.get('date') ?? '');
+    if (offset === null && Number.isFinite(date)) offset = date - Date.now();
+    return res;
+  }
+
+  async function getObject(
+    path: string,
+    query: Record<string, string | number | undefined> = {},
+  ): Promise<unknown> {
+    const url = urlOf(path, query);
+    const res = await get(url, false);
+    const parsed = parsedBody(res);
+    if (!parsed) {
+      throw new DirsyncError('DIRSYNC_E_IDP_BAD_RESPONSE', `Okta ${redact(new URL(url))}: expected JSON`, {
+        status: res.status,
+      });
+    }
+    return parsed.value;
+  }
 
   async function* pages(
     path: string,
     query: Record<string, string | number | undefined>,
+    opts: PageOptions = {},
   ): AsyncGenerator<Page> {
-    const first = new URL(path, orgUrl);
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) first.searchParams.set(k, String(v));
-    let url: string | null = first.toString();
+    let url: string | null = urlOf(path, query);
     while (url !== null) {
-      if (signal.aborted) throw cancelled();
-      let res: FetchResponse;
-      try {
-        res = await http.http(
-          url,
-          { method: 'get', headers: { Accept: 'application/json' } },
-          { isCollection: true, resources: [] },
-        );
-      } catch (e) {
-        throw toDirsyncError(e, new URL(url));
-      }
+      const res = await get(url, true);
       const parsed = parsedBody(res);
       const body = parsed ? parsed.value : null;
       if (!Array.isArray(body)) {
@@ -127,6 +178,10 @@ export function createOktaApi(
         );
       }
       stats.pages++;
+      if (opts.stopOnEmpty && body.length === 0) {
+        yield { items: body, next: null };
+        return;
+      }
       const next = nextLink(res.headers.get('link'));
       // A next link that points back at this page would loop for ever.
       if (next !== null && next === url) {
@@ -140,7 +195,7 @@ export function createOktaApi(
     }
   }
 
-  return { pages, close: async () => {} };
+  return { pages, getObject, serverOffsetMs: () => offset ?? 0, close: async () => {} };
 }
 
 /** The `rel="next"` target of an RFC 8288 Link header (Okta sends `self` and `next` as separate links). */

@@ -81,12 +81,20 @@ export const oktaConfigSchema = z.object({
     })
     .strict()
     .default({ users: 200, groups: 200, members: 1000 }),
-  /** Group member lists fetched at once. */
-  memberConcurrency: z.number().int().min(1).max(32).default(4),
+  /**
+   * Upper bound on group member lists read at once. Default: `rateLimit.maxConcurrent`; the rate
+   * budget then decides how many actually run, from the `X-Rate-Limit-*` headers Okta sends.
+   */
+  memberConcurrency: z.number().int().min(1).max(75).optional(),
   rateLimit: z
     .object({
-      /** Requests in flight at once against the org, all endpoints (Okta's org-wide concurrency limit is 35-75). */
-      maxConcurrent: z.number().int().min(1).max(75).default(8),
+      /**
+       * Requests in flight at once against the org, all endpoints. Okta's org-wide concurrency
+       * limit is 75 on most plans (35 on Integrator Free) and shared with every integration; the
+       * default leaves a third of the lowest one to others. Lowered at run time when Okta answers
+       * a 429 that reports a smaller concurrency limit.
+       */
+      maxConcurrent: z.number().int().min(1).max(75).default(24),
       /**
        * Share of each rate-limit window left for the org's other integrations: the connector waits
        * for the window to reset once `X-Rate-Limit-Remaining` falls to this share of the limit.
@@ -94,7 +102,7 @@ export const oktaConfigSchema = z.object({
       reservePercent: z.number().min(0).max(90).default(20),
     })
     .strict()
-    .default({ maxConcurrent: 8, reservePercent: 20 }),
+    .default({ maxConcurrent: 24, reservePercent: 20 }),
   retry: z
     .object({
       /** Retries of one request after 429, 5xx, timeouts, resets and truncated bodies. */
@@ -106,6 +114,19 @@ export const oktaConfigSchema = z.object({
     })
     .strict()
     .default({ maxRetries: 6, baseDelayMs: 500, maxDelayMs: 90_000 }),
+  /** The change feed (incremental runs). See README.md, "Change feed". */
+  feed: z
+    .object({
+      /**
+       * Seconds re-read before the previous run's start: covers clock skew, Okta's System Log
+       * ingestion delay and its eventually consistent search index. Re-reading is idempotent.
+       */
+      overlapSeconds: z.number().int().min(0).max(86_400).default(300),
+      /** System Log events per page (Okta: at most 1,000). */
+      logPageSize: z.number().int().min(1).max(1000).default(1000),
+    })
+    .strict()
+    .default({ overlapSeconds: 300, logPageSize: 1000 }),
   /** Per-request timeout in milliseconds. */
   requestTimeoutMs: z.number().int().min(100).default(30_000),
 });

@@ -116,13 +116,13 @@ export class OktaRequestExecutor extends RequestExecutor {
       }
       release();
       const rl = readRateLimit((n) => res.headers.get(n));
-      if (rl) this.budget.observe(family, rl);
+      const limitKind = rl ? this.budget.observe(family, rl, res.status === 429) : 'window';
 
       if (res.status === 429) {
         this.stats.throttled++;
         lastReason = 'HTTP 429 (rate limited)';
         const until = rl ? rl.resetAt : Date.now() + this.delay(attempt);
-        this.budget.block(family, until);
+        this.budget.block(family, until, limitKind === 'window');
         if (attempt >= this.policy.maxRetries) throw this.throttledError(rl, url);
         // Concurrent requests all see the same reset: spread their return over a second.
         const wait = Math.min(this.policy.maxDelayMs, Math.max(0, until - Date.now()) + Math.random() * 1000);

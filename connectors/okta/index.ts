@@ -12,4 +12,6 @@ export const oktaConnector: Connector<OktaConfig> = {
   kind: 'okta',
   configSchema: oktaConfigSchema,
   open: async (config, ctx) => (await import('./source.js')).oktaConnectorImpl.open(config, ctx),
+  openFeed: async (config, ctx, cursor) =>
+    (await import('./source.js')).oktaConnectorImpl.openFeed!(config, ctx, cursor),
 };

@@ -11,7 +11,9 @@ import {
   type SourceProblem,
   type SourceUser,
 } from '../types.js';
-import { INACTIVE_STATUSES } from './config.js';
+import { INACTIVE_STATUSES, USER_STATUSES } from './config.js';
+
+const KNOWN_STATUSES: ReadonlySet<string> = new Set(USER_STATUSES);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -47,6 +49,10 @@ export function mapUser(raw: unknown): MappedUser {
   const errors: string[] = [];
   if (login === null) errors.push('profile.login is missing');
   if (status === null) errors.push('status is missing');
+  // A status Okta added after this code was written: we cannot tell whether the user may sign in.
+  // Reported and held as it is; guessing "active" or dropping the user (which deactivates it) is not safe.
+  else if (!KNOWN_STATUSES.has(status))
+    errors.push(`status ${JSON.stringify(status)} is not one Dirsync knows; the user is held as it is`);
   for (const key of ['email', 'firstName', 'lastName', 'displayName'] as const) {
     if (profile[key] !== undefined && profile[key] !== null && typeof profile[key] !== 'string') {
       errors.push(`profile.${key} must be a string`);

@@ -9,9 +9,24 @@ import { INACTIVE_STATUSES, USER_STATUSES, type GroupType, type UserStatus } fro
 /** A string literal in an Okta expression (double quotes; `"` and `\` escaped with a backslash). */
 export const literal = (s: string): string => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 
-/** Statuses to read: the configured ones, minus inactive ones when only active users are wanted. */
+/**
+ * Users who cannot sign in yet: STAGED (created, not activated) and PROVISIONED (activation
+ * pending). Synced as active users (they are on their way in), but `filters.users.activeOnly`
+ * leaves them out with the inactive ones.
+ */
+export const NOT_YET_ACTIVE_STATUSES: ReadonlySet<string> = new Set(['STAGED', 'PROVISIONED']);
+
+/**
+ * Statuses to read: the configured ones, minus inactive and not-yet-active ones when only active
+ * users are wanted. The pipeline's own activeOnly filter sees `active`, which is true for STAGED and
+ * PROVISIONED users: leaving them out here is what excludes them, not an optimisation.
+ */
 export function wantedStatuses(configured: readonly UserStatus[], activeUsersOnly: boolean): Set<string> {
-  return new Set(configured.filter((s) => !activeUsersOnly || !INACTIVE_STATUSES.has(s)));
+  return new Set(
+    configured.filter(
+      (s) => !activeUsersOnly || (!INACTIVE_STATUSES.has(s) && !NOT_YET_ACTIVE_STATUSES.has(s)),
+    ),
+  );
 }
 
 /**
@@ -77,4 +92,35 @@ export function excludedBy(hint: GroupFilterHint | undefined): (id: string, name
   const names = new Set(ex.flatMap((s) => ('name' in s ? [s.name] : [])));
   const globs = ex.flatMap((s) => ('glob' in s ? [globToRegExp(s.glob)] : []));
   return (id, name) => ids.has(id) || names.has(name) || globs.some((g) => g.test(name));
+}
+
+/**
+ * Whether a group is one a full read with this configuration yields: its type is synced, no
+ * exclude drops it, and, when the includes are pushed down as a `search`, it matches them (search
+ * compares strings case-insensitively). The change feed uses it to decide on groups it reads alone.
+ */
+export function groupSelector(
+  types: readonly GroupType[],
+  hint: GroupFilterHint | undefined,
+  namePushDown: boolean,
+): { wanted(id: string, name: string, type: string): boolean; byName: boolean } {
+  const typeSet = new Set<string>(types);
+  const excluded = excludedBy(hint);
+  const query = groupQuery(types, hint, namePushDown);
+  const include = 'search' in query ? (hint?.include ?? []) : [];
+  const lower = (s: string) => s.toLowerCase();
+  const matches = (id: string, name: string) =>
+    include.length === 0 ||
+    include.some((s) =>
+      'id' in s
+        ? lower(s.id) === lower(id)
+        : 'name' in s
+          ? lower(s.name) === lower(name)
+          : lower(name).startsWith(lower(/^[^*?]*/.exec(s.glob)?.[0] ?? '')),
+    );
+  return {
+    wanted: (id, name, type) => typeSet.has(type) && !excluded(id, name) && matches(id, name),
+    // A rename can move a group into or out of the selection only when names select.
+    byName: include.length > 0 || (hint?.exclude ?? []).some((s) => !('id' in s)),
+  };
 }

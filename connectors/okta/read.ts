@@ -56,17 +56,26 @@ export async function* readOrg(
     ctx.progress({ phase: 'groups', done });
   }
 
-  yield* readMembers(api, config, ctx, stats, groupIds, userIds);
+  // Edges only to users of this snapshot: a member whose status is not synced, or who appeared
+  // after the users were read, is skipped.
+  yield* readMembers(api, config, ctx, stats, groupIds, (userId) => userIds.has(userId));
 }
 
-/** Member lists of many groups at once; edges come back through a bounded buffer (backpressure). */
-async function* readMembers(
+/**
+ * Member lists of many groups at once; edges come back through a bounded buffer (backpressure).
+ * `keep` decides per member (its id and raw Okta user) whether its edge belongs to the snapshot;
+ * skipped members are counted in `stats.skipped`. As many lists are read at once as the org's
+ * {@link RateBudget} lets through (`memberConcurrency` caps it): the budget paces each endpoint
+ * family from Okta's `X-Rate-Limit-*` headers and keeps the reserve, so the worker count only
+ * needs to be large enough to use what the budget allows.
+ */
+export async function* readMembers(
   api: OktaApi,
   config: OktaConfig,
   ctx: ConnectorContext,
   stats: SourceStats,
   groupIds: string[],
-  userIds: Set<string>,
+  keep: (userId: string, raw: unknown) => boolean,
 ): AsyncGenerator<SnapshotItem> {
   const buffer: SnapshotItem[][] = [];
   const HIGH_WATER = 64; // pages waiting to be consumed before workers pause
@@ -98,8 +107,7 @@ async function* readMembers(
           const items: SnapshotItem[] = [];
           for (const raw of page.items) {
             const m = mapMember(groupId, raw);
-            if (m.item.kind === 'edge' && !userIds.has(m.item.memberId)) {
-              // A member whose status is not synced, or who appeared after the users were read.
+            if (m.item.kind === 'edge' && !keep(m.item.memberId, raw)) {
               stats.skipped++;
               continue;
             }
@@ -130,7 +138,8 @@ async function* readMembers(
     }
   }
 
-  const workers = Array.from({ length: Math.min(config.memberConcurrency, groupIds.length) }, () => worker());
+  const width = config.memberConcurrency ?? config.rateLimit.maxConcurrent;
+  const workers = Array.from({ length: Math.min(width, groupIds.length) }, () => worker());
   const all = Promise.all(workers).then(() => {
     stopped = true;
     wake();

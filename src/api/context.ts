@@ -57,24 +57,43 @@ function isSecretRef(v: unknown): v is SecretRef {
  * A connector's config as the dashboard may show it: every secret reference is replaced by its
  * description (`env:GRAPH_SECRET`), so no resolved value can ever reach a page.
  */
-export function describeConfig(value: unknown): unknown {
+/** Config fields that are durations: parsed to milliseconds, shown as written (`5m`, not 300000). */
+const DURATION_KEYS = new Set([
+  'every',
+  'jitter',
+  'deleteAfter',
+  'maxRunDuration',
+  'staleAfter',
+  'checkEvery',
+  'overlap',
+  'timeout',
+]);
+
+/** A duration in the config's own syntax: the largest unit that divides it exactly. */
+export function configDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+export function describeConfig(value: unknown, key?: string): unknown {
   if (isSecretRef(value)) return { secret: describeSecret(value) };
-  if (Array.isArray(value)) return value.map(describeConfig);
+  if (typeof value === 'number' && key !== undefined && DURATION_KEYS.has(key)) return configDuration(value);
+  if (Array.isArray(value)) return value.map((v) => describeConfig(v));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, describeConfig(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, describeConfig(v, k)]));
   }
   return value;
 }
 
 export function describeSchedule(s: ConnectorConfig['schedule']): string {
-  const dur = (ms: number) =>
-    ms % 86_400_000 === 0
-      ? `${ms / 86_400_000}d`
-      : ms % 3_600_000 === 0
-        ? `${ms / 3_600_000}h`
-        : ms % 60_000 === 0
-          ? `${ms / 60_000}m`
-          : `${Math.round(ms / 1000)}s`;
+  const dur = configDuration;
   if ('manual' in s) return 'manual only';
   const jitter = s.jitter ? ` (± ${dur(s.jitter)})` : '';
   if ('every' in s) return `every ${dur(s.every)}${jitter}`;

@@ -3,6 +3,7 @@
  * directory (users, groups, direct and effective memberships). Parameterised, paged, and bounded.
  */
 import type pg from 'pg';
+import { changedFields } from '../util/change-fields.js';
 import { memberLabelsSql } from '../store/queries.js';
 
 export interface Page<T> {
@@ -23,6 +24,10 @@ export interface RunRow {
   phase: string;
   dryRun: boolean;
   fullResync: boolean;
+  /** How the run read the IdP (full, incremental, reevaluate; null for runs before incremental sync). */
+  mode: string | null;
+  /** Why it read that way (e.g. "reconcile due", "cursor expired or rejected: ..."). */
+  modeReason: string | null;
   startedAt: string;
   finishedAt: string | null;
   durationMs: number | null;
@@ -42,7 +47,7 @@ export interface RunRow {
   resolvedBy: string | null;
 }
 
-const RUN_COLUMNS = `id, connector, kind, trigger, status, phase, dry_run, full_resync, started_at, finished_at,
+const RUN_COLUMNS = `id, connector, kind, trigger, status, phase, dry_run, full_resync, mode, mode_reason, started_at, finished_at,
   phase_ms, snapshot, counts, progress, requests, throttled, guard, error_code, error_message, job_id, attempt,
   worker, resolved_at, resolved_by,
   (extract(epoch FROM (coalesce(finished_at, CASE WHEN status = 'running' THEN now() END) - started_at)) * 1000)::bigint AS duration_ms`;
@@ -62,6 +67,8 @@ function toRun(r: Record<string, unknown>): RunRow {
     phase: r.phase as string,
     dryRun: r.dry_run as boolean,
     fullResync: r.full_resync as boolean,
+    mode: (r.mode as string | null) ?? null,
+    modeReason: (r.mode_reason as string | null) ?? null,
     startedAt: iso(r.started_at) as string,
     finishedAt: iso(r.finished_at),
     durationMs: WORK_ONLY.has(r.status as string)
@@ -137,18 +144,63 @@ export async function runsFingerprint(db: pg.Pool, connectors: string[]): Promis
 /** Durations and change counts of the last runs of a connector, oldest first, for the chart. */
 export async function runTrend(db: pg.Pool, connector: string, limit = 30) {
   const { rows } = await db.query(
-    `SELECT * FROM (SELECT ${RUN_COLUMNS} FROM dirsync.runs WHERE connector = $1 AND status <> 'running'
+    `SELECT * FROM (SELECT ${RUN_COLUMNS}, figures FROM dirsync.runs WHERE connector = $1 AND status <> 'running'
         ORDER BY id DESC LIMIT $2) r ORDER BY id`,
     [connector, limit],
   );
   return rows.map((r) => {
     const run = toRun(r);
-    const changes = Object.values(run.counts).reduce(
-      (sum, ops) => sum + Object.values(ops ?? {}).reduce((a, b) => a + Number(b || 0), 0),
-      0,
-    );
-    return { id: run.id, status: run.status, startedAt: run.startedAt, durationMs: run.durationMs, changes };
+    const counts = run.counts as Record<string, Record<string, number> | undefined>;
+    // Changes per operation across object types, for the stacked bars: create, update, deactivate, ...
+    const byOperation: Record<string, number> = {};
+    for (const ops of Object.values(counts)) {
+      for (const [op, n] of Object.entries(ops ?? {}))
+        byOperation[op] = (byOperation[op] ?? 0) + Number(n || 0);
+    }
+    const changes = Object.values(byOperation).reduce((a, b) => a + b, 0);
+    const figures = r.figures as { users: number; active: number; groups: number } | null;
+    return {
+      id: run.id,
+      status: run.status,
+      dryRun: run.dryRun,
+      startedAt: run.startedAt,
+      durationMs: run.durationMs,
+      changes,
+      byOperation,
+      /** The directory's size once the run was over (null for runs before this was recorded). */
+      figures: figures
+        ? { users: Number(figures.users), active: Number(figures.active), groups: Number(figures.groups) }
+        : null,
+    };
   });
+}
+
+/**
+ * A held run's removals per group (memberships it would remove, largest first), for the chart that
+ * shows where a suspicious run would cut.
+ */
+export async function removalsByGroup(db: pg.Pool, runId: number, limit = 12) {
+  const { rows } = await db.query<{
+    external_id: string;
+    label: string | null;
+    removals: string;
+    members: string | null;
+  }>(
+    `SELECT c.external_id, c.label, sum(cardinality(c.member_ids)) AS removals,
+            (SELECT count(*) FROM dirsync.group_members m JOIN dirsync.groups g ON g.id = m.group_id
+              WHERE g.connector = r.connector AND g.external_id = c.external_id) AS members
+       FROM dirsync.run_changes c JOIN dirsync.runs r ON r.id = c.run_id
+      WHERE c.run_id = $1 AND c.object_type = 'membership' AND c.operation = 'remove'
+      GROUP BY c.external_id, c.label, r.connector
+      ORDER BY removals DESC, c.external_id LIMIT $2`,
+    [runId, limit],
+  );
+  return rows.map((r) => ({
+    externalId: r.external_id,
+    label: r.label,
+    removals: Number(r.removals),
+    members: r.members === null ? null : Number(r.members),
+  }));
 }
 
 /** Members listed per membership change row; the row says how many there are in all. */
@@ -199,6 +251,12 @@ export async function listChanges(db: pg.Pool, runId: number, f: ChangeFilter) {
       })),
       before: r.before as Record<string, unknown> | null,
       after: r.after as Record<string, unknown> | null,
+      /** The fields that changed, nested keys by dotted path (see util/change-fields.ts). */
+      fields: changedFields(
+        r.operation as string,
+        r.before as Record<string, unknown> | null,
+        r.after as Record<string, unknown> | null,
+      ).map((f) => ({ field: f.field, before: f.before ?? null, after: f.after ?? null })),
     })),
     total: Number(count.rows[0]?.n ?? 0),
     limit: f.limit,
@@ -400,4 +458,22 @@ export async function getGroup(
       offset: members.offset,
     },
   };
+}
+
+/** Problems a worker recorded for connectors at its start (see jobs/health.ts), by connector. */
+export async function loadConnectorProblems(
+  db: pg.Pool,
+  names: readonly string[],
+): Promise<Map<string, { problems: { path: string; reason: string }[]; reportedAt: string }>> {
+  const { rows } = await db.query<{
+    connector: string;
+    problems: { path: string; reason: string }[];
+    reported_at: Date;
+  }>(
+    `SELECT connector, problems, reported_at FROM dirsync.connector_problems WHERE connector = ANY($1::text[])`,
+    [names],
+  );
+  return new Map(
+    rows.map((r) => [r.connector, { problems: r.problems, reportedAt: r.reported_at.toISOString() }]),
+  );
 }

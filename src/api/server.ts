@@ -5,7 +5,8 @@
  * /admin/queues. Security rules are in ./security.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -21,11 +22,16 @@ import type { Registry } from 'prom-client';
 import type { DirsyncConfig } from '../../config/schema.js';
 import { DirsyncError, isDirsyncError, type ErrorCode } from '../errors.js';
 import type { ApiContext, QueueBinding } from './context.js';
+import { AccessRecorder, readAccess } from './crowd/access.js';
+import { loadApplications } from './crowd/auth.js';
+import { CROWD_PREFIXES, crowdRoutes } from './crowd/routes.js';
 import { connectorRoutes } from './routes/connectors.js';
 import { directoryRoutes } from './routes/directory.js';
 import { liveRoutes } from './routes/live.js';
 import { opsRoutes } from './routes/ops.js';
+import { historyRoutes } from './routes/history.js';
 import { runRoutes } from './routes/runs.js';
+import { loginLimiter } from './login-limit.js';
 import { Guard, isLoopbackHost, SESSION_COOKIE, sendError, type Principal } from './security.js';
 
 export type { QueueBinding, TriggerOptions, EventSource } from './context.js';
@@ -114,11 +120,23 @@ ${message ? `<p class="error" role="alert">${message}</p>` : ''}
 </form></main></body></html>`;
 }
 
+/**
+ * Libraries the pages load as they ship on npm (no build step): Chart.js's UMD bundle, resolved
+ * from the installed package so its version is the lock file's.
+ */
+const VENDOR_ASSETS: Record<string, () => string> = {
+  'chart.umd.min.js': () =>
+    join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'),
+};
+
 function loadAssets(): Map<string, { body: Buffer; type: string }> {
   const out = new Map<string, { body: Buffer; type: string }>();
   for (const f of readdirSync(PUBLIC_DIR)) {
     const type = TYPES[extname(f)];
     if (type) out.set(f, { body: readFileSync(join(PUBLIC_DIR, f)), type });
+  }
+  for (const [name, path] of Object.entries(VENDOR_ASSETS)) {
+    out.set(name, { body: readFileSync(path()), type: TYPES['.js'] as string });
   }
   return out;
 }
@@ -134,6 +152,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     names: opts.config.connectors.map((c) => c.name),
     livePollMs: opts.livePollMs ?? 1000,
   };
+
+  // Crowd applications' passwords are read once, here: a missing secret stops the server at start.
+  const crowdApps = loadApplications(opts.config.crowd?.applications ?? [], opts.env ?? process.env);
 
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
@@ -171,6 +192,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const OPEN = new Set(['/healthz', '/login', '/favicon.ico']);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0] as string;
+    // The Crowd API authenticates applications itself (HTTP Basic, ./crowd/auth.ts); a browser
+    // page cannot use it without the application password, so the dashboard's rules do not apply.
+    if (path.startsWith('/rest/usermanagement/')) return;
     if (!guard.hostAllowed(req)) {
       return sendError(reply, 421, 'MISDIRECTED', 'this server answers only to a loopback host name');
     }
@@ -229,7 +253,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
           'Sync status, run history, change logs and the synchronized directory. Errors are `{ error: { code, message } }`. ' +
           'State-changing requests need the Bearer token, or a session cookie plus the X-CSRF-Token from GET /api/session.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          basic: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'Crowd API: the application name and password of crowd.applications',
+          },
+        },
+      },
       security: [{ bearer: [] }],
       tags: [
         { name: 'connectors', description: 'Status and sync now' },
@@ -237,10 +270,20 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         { name: 'directory', description: 'Users, groups, nested memberships' },
         { name: 'live', description: 'Server-Sent Events' },
         { name: 'ops', description: 'Health and metrics' },
+        {
+          name: 'crowd',
+          description:
+            'Atlassian Crowd REST API (read-only) for Jira, Confluence, Bitbucket and Bamboo; also under /rest/usermanagement/latest. ' +
+            "XML or JSON by Accept; errors are Crowd's `{reason, message}`.",
+        },
       ],
     },
     transform: ({ schema, url }) => {
-      const api = url.startsWith('/api/') || url === '/healthz' || url === '/metrics';
+      const api =
+        url.startsWith('/api/') ||
+        url.startsWith('/rest/usermanagement/1/') ||
+        url === '/healthz' ||
+        url === '/metrics';
       return { schema: api ? schema : { ...(schema ?? {}), hide: true }, url } as never;
     },
   });
@@ -255,17 +298,30 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       .header('content-security-policy', PAGE_CSP)
       .send(loginPage(null));
   });
+  const logins = loginLimiter();
   app.post<{ Body: { token?: string } }>('/login', { schema: { hide: true } }, async (req, reply) => {
     if (!guard.sameOrigin(req, false))
       return sendError(reply, 403, 'FORBIDDEN', 'cross-origin request refused');
+    const wait = logins.retryAfterMs(req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      return sendError(
+        reply,
+        429,
+        'TOO_MANY_REQUESTS',
+        'too many failed logins from this address; try later',
+      );
+    }
     const token = typeof req.body?.token === 'string' ? req.body.token : '';
     if (!guard.authRequired || !guard.checkToken(token)) {
+      logins.failed(req.ip);
       return reply
         .code(401)
         .type('text/html; charset=utf-8')
         .header('content-security-policy', PAGE_CSP)
         .send(loginPage('That token is not right.'));
     }
+    logins.succeeded(req.ip);
     const s = guard.createSession();
     const secure = req.protocol === 'https' ? '; Secure' : '';
     reply.header(
@@ -302,6 +358,38 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   directoryRoutes(app, ctx);
   liveRoutes(app, ctx);
   opsRoutes(app, ctx);
+  historyRoutes(app, ctx);
+  app.get(
+    '/api/crowd/applications',
+    {
+      schema: {
+        tags: ['crowd'],
+        summary: 'The Crowd applications, their directories and last access (never their passwords)',
+      },
+    },
+    async () => {
+      const access = await readAccess(ctx.pool);
+      return (opts.config.crowd?.applications ?? []).map((a) => ({
+        name: a.name,
+        directories: a.directories,
+        allowedAddresses: a.allowedAddresses ?? null,
+        lastAccessAt: access.get(a.name)?.lastAccessAt ?? null,
+        lastAddress: access.get(a.name)?.lastAddress ?? null,
+        requests: access.get(a.name)?.requests ?? 0,
+      }));
+    },
+  );
+
+  // --- Crowd REST API ---------------------------------------------------------------------------
+  const recorder = new AccessRecorder(ctx.pool);
+  for (const prefix of CROWD_PREFIXES) {
+    await app.register(crowdRoutes, {
+      prefix,
+      pool: ctx.pool,
+      applications: crowdApps,
+      touched: (a, address) => recorder.touched(a, address),
+    });
+  }
 
   // --- dashboard ------------------------------------------------------------------------------
   const assets = loadAssets();

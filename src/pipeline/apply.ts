@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { DirsyncError } from '../errors.js';
+import { MAX_NESTING_DEPTH } from './nesting.js';
 import type { StageTables } from './stage.js';
 
 /**
@@ -73,7 +74,8 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
     );
     await client.query(
       `UPDATE dirsync.users u
-          SET username = d.username, email = d.email, display_name = d.display_name, given_name = d.given_name,
+          SET username = d.username, username_key = d.username_key, username_skeleton = d.username_skeleton,
+              email = d.email, display_name = d.display_name, given_name = d.given_name,
               family_name = d.family_name, active = d.active, attributes = d.attributes,
               missing_since = CASE WHEN d.missing THEN coalesce(u.missing_since, now()) ELSE NULL END,
               deactivated_at = CASE WHEN d.active THEN NULL WHEN u.active THEN now() ELSE u.deactivated_at END,
@@ -82,9 +84,10 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
         WHERE d.op IN ('update', 'deactivate', 'reactivate') AND u.id = d.id`,
     );
     await client.query(
-      `INSERT INTO dirsync.users (connector, external_id, username, email, display_name, given_name, family_name,
-                                  active, attributes, deactivated_at)
-       SELECT $1, external_id, username, email, display_name, given_name, family_name, active, attributes,
+      `INSERT INTO dirsync.users (connector, external_id, username, username_key, username_skeleton, email,
+                                  display_name, given_name, family_name, active, attributes, deactivated_at)
+       SELECT $1, external_id, username, username_key, username_skeleton, email, display_name, given_name,
+              family_name, active, attributes,
               CASE WHEN active THEN NULL ELSE now() END
          FROM ${t.diffUsers} WHERE op = 'create'`,
       [c],
@@ -173,7 +176,11 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
   }
 }
 
-/** Recomputes the reflexive-transitive nesting closure of one directory. Cycle-safe (UNION). */
+/**
+ * Recomputes the reflexive-transitive nesting closure of one directory. Cycle-safe (UNION). Check
+ * holds nesting deeper than MAX_NESTING_DEPTH (nesting.ts), so the depth bound only stops edges
+ * kept from before that rule from making the recursion run long.
+ */
 export async function rebuildClosure(client: pg.PoolClient, connector: string): Promise<void> {
   await client.query('DELETE FROM dirsync.group_closure WHERE connector = $1', [connector]);
   await client.query(
@@ -186,7 +193,7 @@ export async function rebuildClosure(client: pg.PoolClient, connector: string): 
      closure(ancestor, descendant, depth) AS (
        SELECT id, id, 0 FROM dirsync.groups WHERE connector = $1
        UNION
-       SELECT c.ancestor, n.child, c.depth + 1 FROM closure c JOIN nest n ON n.parent = c.descendant WHERE c.depth < 64
+       SELECT c.ancestor, n.child, c.depth + 1 FROM closure c JOIN nest n ON n.parent = c.descendant WHERE c.depth < ${MAX_NESTING_DEPTH}
      )
      SELECT $1, ancestor, descendant, min(depth) FROM closure GROUP BY ancestor, descendant`,
     [connector],

@@ -4,7 +4,9 @@
  */
 import type pg from 'pg';
 import { DirsyncError } from '../errors.js';
+import { advanceMirror, mirrorStageTables, type MirrorAdvance } from '../store/mirror.js';
 import { applyDiff, RUN_LOCK, lockKeySql } from './apply.js';
+import { supersedeHeldRuns } from './reap.js';
 import { dropStageTables, stageTables } from './stage.js';
 
 interface HeldRun {
@@ -13,15 +15,27 @@ interface HeldRun {
   kind: string;
   status: string;
   base_version: string | null;
+  mirror_advance: MirrorAdvance | null;
+  next_cursor: string | null;
+  staged_digest: string | null;
+  read_fingerprint: string | null;
 }
 
 async function heldRun(db: pg.Pool, runId: number): Promise<HeldRun> {
   const { rows } = await db.query<HeldRun>(
-    'SELECT id, connector, kind, status, base_version FROM dirsync.runs WHERE id = $1',
+    `SELECT id, connector, kind, status, base_version, mirror_advance, next_cursor, staged_digest, read_fingerprint
+       FROM dirsync.runs WHERE id = $1`,
     [runId],
   );
   const run = rows[0];
   if (!run) throw new DirsyncError('DIRSYNC_E_RUN_NOT_FOUND', `run ${runId}`);
+  if (run.status === 'superseded') {
+    // A later apply moved the directory: this change set was computed against a state that is gone.
+    throw new DirsyncError(
+      'DIRSYNC_E_DIRECTORY_MOVED',
+      `run ${runId} was superseded: the directory changed since it was computed; the next run compares again`,
+    );
+  }
   if (run.status !== 'needs_approval') {
     throw new DirsyncError('DIRSYNC_E_RUN_NOT_HELD', `run ${runId} is ${run.status}`);
   }
@@ -54,16 +68,50 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
   await withRunLock(pool, first.connector, async () => {
     const run = await heldRun(pool, runId);
     const t = stageTables(runId);
+    // What the held run's read would have done with the mirror (runs held before there was one: keep).
+    const advance: MirrorAdvance = run.mirror_advance ?? 'keep';
+    const m = mirrorStageTables(runId);
+    const needed = [
+      t.diffUsers,
+      t.diffGroups,
+      t.diffEdges,
+      t.diffDigests,
+      ...(advance === 'adopt' ? [m.objects, m.edges] : []),
+      ...(advance === 'patch'
+        ? [m.deltaObjects, m.deltaPurge, m.deltaResets, m.deltaEdgeRemovals, m.deltaEdgeAdditions]
+        : []),
+    ];
     const { rows } = await pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM pg_tables WHERE schemaname || '.' || tablename = ANY($1::text[])`,
-      [[t.diffUsers, t.diffGroups, t.diffEdges, t.diffDigests]],
+      [needed],
     );
-    if (Number(rows[0]?.n) !== 4) {
+    if (Number(rows[0]?.n) !== needed.length) {
       await markResolved(pool, runId, 'failed', by, new DirsyncError('DIRSYNC_E_STAGE_LOST', `run ${runId}`));
       throw new DirsyncError(
         'DIRSYNC_E_STAGE_LOST',
         `run ${runId}: sync again to compute a fresh change set`,
       );
+    }
+    if (advance !== 'keep') {
+      // The change set was computed against the mirror and cursor of its time. A later run that
+      // succeeded without changing the directory (the feed showed the changes reverted, so the
+      // snapshot was unchanged) advanced mirror and cursor without moving the directory's version:
+      // approving now would apply stale changes and move the cursor back.
+      const { rows: later } = await pool.query<{ id: string }>(
+        `SELECT id FROM dirsync.runs
+          WHERE connector = $1 AND id > $2 AND NOT dry_run AND status IN ('succeeded', 'approved')
+          ORDER BY id LIMIT 1`,
+        [run.connector, runId],
+      );
+      if (later[0]) {
+        const e = new DirsyncError(
+          'DIRSYNC_E_DIRECTORY_MOVED',
+          `run ${later[0].id} advanced ${run.connector}'s mirror and change-feed cursor since run ${runId} was held; sync again`,
+        );
+        await markResolved(pool, runId, 'failed', by, e);
+        await dropStageTables(pool, runId);
+        throw e;
+      }
     }
     try {
       await applyDiff(pool, t, {
@@ -72,7 +120,18 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
         runId,
         baseVersion: Number(run.base_version),
         record: async () => {},
-        finish: (client) => markResolved(client, runId, 'approved', by),
+        finish: async (client) => {
+          // The mirror and the feed position advance with exactly the change set that was held.
+          await advanceMirror(client, {
+            connector: run.connector,
+            runId,
+            advance,
+            cursor: run.next_cursor,
+            stagedDigest: run.staged_digest,
+            readFingerprint: run.read_fingerprint,
+          });
+          await markResolved(client, runId, 'approved', by);
+        },
       });
     } catch (e) {
       if (e instanceof DirsyncError && e.code === 'DIRSYNC_E_DIRECTORY_MOVED') {
@@ -83,6 +142,8 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
       throw e;
     }
     await dropStageTables(pool, runId);
+    // Other held runs of this directory were computed against the version this approval moved.
+    await supersedeHeldRuns(pool, { connector: run.connector });
   });
 }
 

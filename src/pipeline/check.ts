@@ -8,6 +8,8 @@ import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { selectorParams } from './filter.js';
 import type { StageTables } from './stage.js';
+import { MAX_NESTING_DEPTH, nestingToHold } from './nesting.js';
+import { keySkeleton, usernameKey } from './username.js';
 
 /** At most this many problem rows per check and run: a broken IdP must not flood the database. */
 const PROBLEM_ROWS_PER_CHECK = 1000;
@@ -22,6 +24,25 @@ export interface CheckCounts {
   groups: number;
   edges: number;
   problems: number;
+}
+
+/**
+ * Stores the username key and skeleton of this connector's users that have none yet (rows written
+ * before migration 0007), so both sides of a comparison use the same function.
+ */
+async function backfillUsernameKeys(db: pg.PoolClient, connector: string): Promise<void> {
+  const { rows } = await db.query<{ id: string; username: string }>(
+    `SELECT id, username FROM dirsync.users
+      WHERE connector = $1 AND (username_key IS NULL OR username_skeleton IS NULL)`,
+    [connector],
+  );
+  if (rows.length === 0) return;
+  const keys = rows.map((r) => usernameKey(r.username));
+  await db.query(
+    `UPDATE dirsync.users u SET username_key = x.k, username_skeleton = x.s
+       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS x(id, k, s) WHERE u.id = x.id`,
+    [rows.map((r) => r.id), keys, keys.map(keySkeleton)],
+  );
 }
 
 async function count(db: pg.PoolClient, sql: string, params: unknown[] = []): Promise<number> {
@@ -49,7 +70,10 @@ export async function checkSnapshot(
   await db.query(`
     CREATE UNLOGGED TABLE ${t.heldUsers} AS
       SELECT external_id,
-             CASE WHEN count(*) > 1 THEN 'duplicate id: the snapshot has ' || count(*) || ' records with this id'
+             -- A problem the connector reported about an id it also listed (a Graph group whose member
+             -- list answers 404) says what happened; "duplicate id" would be our own artifact.
+             CASE WHEN bool_or(problem IS NOT NULL) THEN min(problem)
+                  WHEN count(*) > 1 THEN 'duplicate id: the snapshot has ' || count(*) || ' records with this id'
                   ELSE min(problem) END AS reason,
              (array_agg(sample) FILTER (WHERE sample IS NOT NULL))[1] AS sample
         FROM ${t.users} GROUP BY external_id
@@ -57,13 +81,52 @@ export async function checkSnapshot(
     ALTER TABLE ${t.heldUsers} ADD PRIMARY KEY (external_id);
     CREATE UNLOGGED TABLE ${t.heldGroups} AS
       SELECT external_id,
-             CASE WHEN count(*) > 1 THEN 'duplicate id: the snapshot has ' || count(*) || ' records with this id'
+             -- A problem the connector reported about an id it also listed (a Graph group whose member
+             -- list answers 404) says what happened; "duplicate id" would be our own artifact.
+             CASE WHEN bool_or(problem IS NOT NULL) THEN min(problem)
+                  WHEN count(*) > 1 THEN 'duplicate id: the snapshot has ' || count(*) || ' records with this id'
                   ELSE min(problem) END AS reason,
              (array_agg(sample) FILTER (WHERE sample IS NOT NULL))[1] AS sample
         FROM ${t.groups} GROUP BY external_id
       HAVING count(*) > 1 OR bool_or(problem IS NOT NULL);
     ALTER TABLE ${t.heldGroups} ADD PRIMARY KEY (external_id);
   `);
+
+  // 1b. Nesting the directory can hold (see nesting.ts): edges that close a cycle or nest deeper than
+  //     the limit are held before anything follows nesting, so the filter, the closure and effective
+  //     membership all see the same groups. A held edge is never added; an existing one is kept.
+  await db.query(`
+    CREATE INDEX ON ${t.edges} (group_id) WHERE member_is_group;
+    CREATE UNLOGGED TABLE ${t.heldEdges} (group_id text NOT NULL, member_is_group boolean NOT NULL,
+                                          member_id text NOT NULL, reason text NOT NULL);`);
+  const { rows: nest } = await db.query<{ parent: string; child: string }>(
+    `SELECT DISTINCT e.group_id AS parent, e.member_id AS child FROM ${t.edges} e
+      WHERE e.member_is_group
+        AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.group_id)
+        AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.member_id)
+        AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id IN (e.group_id, e.member_id))`,
+  );
+  const heldNest = nestingToHold(nest);
+  if (heldNest.length > 0) {
+    await db.query(
+      `INSERT INTO ${t.heldEdges} (group_id, member_is_group, member_id, reason)
+       SELECT p, true, c, CASE WHEN w = 'cycle'
+                               THEN 'group ' || c || ' in group ' || p || ' closes a nesting cycle; the edge is held'
+                               ELSE 'group ' || c || ' in group ' || p || ' would nest groups deeper than '
+                                    || $4::int || ' levels; the edge is held' END
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(p, c, w)`,
+      [
+        heldNest.map((e) => e.parent),
+        heldNest.map((e) => e.child),
+        heldNest.map((e) => e.why),
+        MAX_NESTING_DEPTH,
+      ],
+    );
+  }
+  await db.query(`ANALYZE ${t.heldEdges}`);
+  const nestSql = (from: string) =>
+    `JOIN ${t.edges} e ON e.group_id = ${from}.external_id AND e.member_is_group
+       AND NOT EXISTS (SELECT 1 FROM ${t.heldEdges} h WHERE h.group_id = e.group_id AND h.member_id = e.member_id)`;
 
   // 2. Group filter: included groups are the selected ones and everything nested in them, minus the
   //    excluded ones and everything nested in those. With no include list every group is included.
@@ -80,13 +143,13 @@ export async function checkSnapshot(
      included(external_id) AS (
        SELECT g.external_id FROM candidates g WHERE NOT $1::boolean OR ${matchSql(2)}
        UNION
-       SELECT e.member_id FROM included i JOIN ${t.edges} e ON e.group_id = i.external_id AND e.member_is_group
+       SELECT e.member_id FROM included i ${nestSql('i')}
         WHERE EXISTS (SELECT 1 FROM candidates g WHERE g.external_id = e.member_id)
      ),
      excluded(external_id) AS (
        SELECT g.external_id FROM candidates g WHERE ${matchSql(5)}
        UNION
-       SELECT e.member_id FROM excluded x JOIN ${t.edges} e ON e.group_id = x.external_id AND e.member_is_group
+       SELECT e.member_id FROM excluded x ${nestSql('x')}
      )
      SELECT g.external_id, g.name, g.description, coalesce(g.attributes, '{}'::jsonb) AS attributes, false AS local
        FROM candidates g
@@ -99,7 +162,7 @@ export async function checkSnapshot(
   // 3. Users: not held, not filtered out, and (with an include list) a member of an included group.
   await db.query(
     `CREATE UNLOGGED TABLE ${t.finalUsers} AS
-     SELECT u.external_id, u.username, u.username_key, u.email, u.display_name, u.given_name, u.family_name,
+     SELECT u.external_id, u.username, u.username_key, u.username_skeleton, u.email, u.display_name, u.given_name, u.family_name,
             u.active, coalesce(u.attributes, '{}'::jsonb) AS attributes
        FROM ${t.users} u
       WHERE NOT u.filtered
@@ -111,15 +174,50 @@ export async function checkSnapshot(
   );
   await db.query(`ALTER TABLE ${t.finalUsers} ADD PRIMARY KEY (external_id)`);
 
-  // 4. Username collisions (same name after Unicode NFKC and case folding), to a fixed point: a held
-  //    existing user keeps its current name, which may in turn collide with another newcomer.
-  //    The user that already owns a name in the directory keeps it; the others are held.
+  // 3b. Users whose active state the IdP does not say (active IS NULL): an existing user keeps its
+  //     state (never deactivated nor reactivated on a guess), a new one is created as
+  //     `filters.users.activeUnknown` says or held. Both are reported.
+  await problem(
+    'user',
+    `SELECT f.external_id, 'the IdP does not say whether the account is enabled; its active state is kept as it is' AS reason,
+            'held' AS action, NULL::jsonb AS sample
+       FROM ${t.finalUsers} f JOIN dirsync.users l ON l.connector = $2 AND l.external_id = f.external_id
+      WHERE f.active IS NULL ORDER BY f.external_id`,
+    [c],
+  );
+  await db.query(
+    `UPDATE ${t.finalUsers} f SET active = l.active
+       FROM dirsync.users l WHERE f.active IS NULL AND l.connector = $1 AND l.external_id = f.external_id`,
+    [c],
+  );
+  const unknownActive = cfg.filters.users.activeUnknown;
+  if (unknownActive === 'hold') {
+    await db.query(
+      `WITH moved AS (DELETE FROM ${t.finalUsers} f WHERE f.active IS NULL RETURNING f.external_id)
+       INSERT INTO ${t.heldUsers} (external_id, reason, sample)
+       SELECT external_id, 'the IdP does not say whether the account is enabled; a new user is created once it does'
+                || ' (or set filters.users.activeUnknown)', NULL FROM moved
+       ON CONFLICT (external_id) DO NOTHING`,
+    );
+  } else {
+    await db.query(`UPDATE ${t.finalUsers} SET active = $1 WHERE active IS NULL`, [
+      unknownActive === 'active',
+    ]);
+  }
+
+  // 4. Username collisions (same key: case folding, Unicode normalization, invisible characters and
+  //    surrounding white space ignored; see username.ts), to a fixed point: a held existing user
+  //    keeps its current name, which may in turn collide with another newcomer. The user that already
+  //    owns a name in the directory keeps it; the others are held. Then names that only look alike
+  //    (equal TR39 skeletons, different keys, one of them not ASCII): a newcomer to a name is held
+  //    when an existing user that keeps its name looks the same.
+  await backfillUsernameKeys(db, c);
   for (let round = 0; round < 20; round++) {
-    const { rowCount } = await db.query(
+    const { rowCount: collided } = await db.query(
       `WITH claims AS (
          SELECT f.external_id, f.username_key AS key, true AS incoming FROM ${t.finalUsers} f
          UNION ALL
-         SELECT l.external_id, lower(normalize(l.username, NFKC)), false
+         SELECT l.external_id, l.username_key, false
            FROM dirsync.users l
           WHERE l.connector = $1 AND NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id)
        ),
@@ -129,7 +227,7 @@ export async function checkSnapshot(
           WHERE c.incoming
             AND NOT EXISTS (  -- the incumbent: already has this name in the directory and still claims it
               SELECT 1 FROM dirsync.users l
-               WHERE l.connector = $1 AND l.external_id = c.external_id AND lower(normalize(l.username, NFKC)) = c.key
+               WHERE l.connector = $1 AND l.external_id = c.external_id AND l.username_key = c.key
                  AND NOT EXISTS (SELECT 1 FROM claims o WHERE o.key = c.key AND NOT o.incoming))
        ),
        moved AS (
@@ -137,12 +235,41 @@ export async function checkSnapshot(
          RETURNING f.external_id, f.username, x.ids
        )
        INSERT INTO ${t.heldUsers} (external_id, reason, sample)
-       SELECT external_id, 'username "' || username || '" is claimed by ' || ids || ' (equal after case folding and Unicode normalization)',
+       SELECT external_id, 'username "' || username || '" is claimed by ' || ids || ' (equal after case folding, Unicode normalization and removing invisible characters and surrounding white space)',
               NULL FROM moved
        ON CONFLICT (external_id) DO NOTHING`,
       [c],
     );
-    if (!rowCount) break;
+    const { rowCount: confused } = await db.query(
+      `WITH keeps AS (  -- names that stay in the directory: of users not in the snapshot's final set, and of incumbents
+         SELECT l.external_id, l.username, l.username_key AS key, l.username_skeleton AS skeleton
+           FROM dirsync.users l
+          WHERE l.connector = $1
+            AND NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id
+                             AND f.username_key IS DISTINCT FROM l.username_key)
+       ),
+       losers AS (
+         SELECT DISTINCT ON (f.external_id) f.external_id, f.username, k.username AS other, k.external_id AS other_id
+           FROM ${t.finalUsers} f
+           JOIN keeps k ON k.skeleton = f.username_skeleton AND k.key <> f.username_key AND k.external_id <> f.external_id
+          WHERE (octet_length(f.username_key) <> char_length(f.username_key) OR octet_length(k.key) <> char_length(k.key))
+            AND NOT EXISTS (SELECT 1 FROM dirsync.users l  -- already has this very name: it keeps it
+                             WHERE l.connector = $1 AND l.external_id = f.external_id AND l.username_key = f.username_key)
+          ORDER BY f.external_id, k.external_id
+       ),
+       moved AS (
+         DELETE FROM ${t.finalUsers} f USING losers x WHERE f.external_id = x.external_id
+         RETURNING f.external_id, x.username, x.other, x.other_id
+       )
+       INSERT INTO ${t.heldUsers} (external_id, reason, sample)
+       SELECT external_id, 'username "' || username || '" is confusable with "' || other || '" of ' || other_id
+                || ' (the same Unicode TR39 skeleton: they look alike)',
+              jsonb_build_object('username', username, 'confusableWith', other)
+         FROM moved
+       ON CONFLICT (external_id) DO NOTHING`,
+      [c],
+    );
+    if (!collided && !confused) break;
   }
 
   // 5. Edges: both ends selected. Edges to ids the snapshot does not have at all are reported and
@@ -184,27 +311,19 @@ export async function checkSnapshot(
     CREATE INDEX ON ${t.finalEdges} (group_id) WHERE member_is_group;
   `);
 
-  // 6. Nesting cycles: an edge parent→child is in a cycle when child reaches parent. Such edges are
-  //    held (never added, an existing one kept), which keeps the directory's nesting acyclic.
+  // 6. Held nesting edges (1b) stay out of the final set, reported where the parent group is synced
+  //    (with an include list, the child and its members may be left out because of the cut).
   await db.query(`
-    CREATE UNLOGGED TABLE ${t.heldEdges} AS
-    WITH RECURSIVE nest AS (SELECT group_id, member_id FROM ${t.finalEdges} WHERE member_is_group),
-    reach(src, dst) AS (
-      SELECT group_id, member_id FROM nest
-      UNION
-      SELECT r.src, n.member_id FROM reach r JOIN nest n ON n.group_id = r.dst
-    )
-    SELECT n.group_id, true AS member_is_group, n.member_id
-      FROM nest n WHERE EXISTS (SELECT 1 FROM reach r WHERE r.src = n.member_id AND r.dst = n.group_id);
     DELETE FROM ${t.finalEdges} f USING ${t.heldEdges} h
      WHERE f.member_is_group AND f.group_id = h.group_id AND f.member_id = h.member_id;
   `);
   await problem(
     'membership',
-    `SELECT h.group_id AS external_id,
-            'group ' || h.member_id || ' in group ' || h.group_id || ' closes a nesting cycle; the edge is held' AS reason,
-            'held' AS action, jsonb_build_object('group', h.group_id, 'member', h.member_id) AS sample
-       FROM ${t.heldEdges} h ORDER BY 1`,
+    `SELECT h.group_id AS external_id, h.reason, 'held' AS action,
+            jsonb_build_object('group', h.group_id, 'member', h.member_id) AS sample
+       FROM ${t.heldEdges} h
+      WHERE EXISTS (SELECT 1 FROM ${t.finalGroups} g WHERE g.external_id = h.group_id)
+      ORDER BY h.group_id, h.member_id`,
   );
 
   // 7. Local groups from config; every synced user joins them.
@@ -239,19 +358,36 @@ export async function checkSnapshot(
       [c],
     );
   }
-  await problem(
-    'membership',
-    `SELECT group_id AS external_id, reason, 'skipped' AS action, sample FROM ${t.edgeProblems}`,
-  );
+  // Records the connector could not map and that have no held row: memberships, and users or
+  // groups without a usable id. Each is filed under its own object type.
+  for (const kind of ['user', 'group', 'membership'] as const) {
+    await problem(
+      kind,
+      `SELECT external_id, reason, 'skipped' AS action, sample FROM ${t.edgeProblems}
+        WHERE object_type = $2 AND NOT held`,
+      [kind],
+    );
+  }
 
   const n = (table: string) => count(db, `SELECT count(*) AS n FROM ${table}`);
   const heldUsers = await n(t.heldUsers);
   const heldGroups = await n(t.heldGroups);
-  const heldEdges = await n(t.heldEdges);
+  const heldEdges = await count(
+    db,
+    `SELECT count(*) AS n FROM ${t.heldEdges} h
+      WHERE EXISTS (SELECT 1 FROM ${t.finalGroups} g WHERE g.external_id = h.group_id)`,
+  );
   const users = await n(t.finalUsers);
   const groups = await n(t.finalGroups);
   const edges = await n(t.finalEdges);
-  const edgeProblems = await n(t.edgeProblems);
+  const edgeProblems = await count(
+    db,
+    `SELECT count(*) AS n FROM ${t.edgeProblems} WHERE object_type = 'membership'`,
+  );
+  const unidentified = await count(
+    db,
+    `SELECT count(*) AS n FROM ${t.edgeProblems} WHERE object_type <> 'membership' AND NOT held`,
+  );
   await db.query(`ANALYZE ${t.finalUsers}; ANALYZE ${t.finalGroups}; ANALYZE ${t.finalEdges}`);
   return {
     heldUsers,
@@ -261,6 +397,6 @@ export async function checkSnapshot(
     users,
     groups,
     edges,
-    problems: heldUsers + heldGroups + heldEdges + skippedEdges + edgeProblems,
+    problems: heldUsers + heldGroups + heldEdges + skippedEdges + edgeProblems + unidentified,
   };
 }

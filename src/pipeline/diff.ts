@@ -13,14 +13,40 @@ export interface ChangeCounts {
   memberships: { add: number; remove: number };
 }
 
+/** Records of one object type the connector could not read (no usable id, wrongly typed fields). */
+export interface Unreadable {
+  records: number;
+  /** One of them, for the guard's reason: "id: reason" (or "(no id): reason"). */
+  example: string;
+}
+
+/** A group that loses a share of its direct members in this run. */
+export interface GroupLoss {
+  group: string;
+  name: string;
+  removed: number;
+  /** Direct members (users and groups) the group has now. */
+  members: number;
+}
+
 export interface DiffResult {
   counts: ChangeCounts;
-  /** Users newly missing from the IdP (deactivated or deleted by this run). */
+  /**
+   * Users this run takes away: newly missing from the IdP (deactivated or deleted), and users the
+   * IdP now says are inactive (active → inactive for any reason: disabled, suspended, ...).
+   */
   userRemovals: number;
   groupRemovals: number;
   membershipRemovals: number;
   /** What the directory holds now, for percentage thresholds. */
   existing: { users: number; groups: number; memberships: number };
+  /**
+   * Object types of which the snapshot has unreadable records: the snapshot may lack objects of
+   * that type that the IdP has, so absence proves nothing (see guard.ts).
+   */
+  unreadable: Partial<Record<'users' | 'groups' | 'memberships', Unreadable>>;
+  /** Groups losing members, largest share first (at most 20; see guard.ts for the limits). */
+  groupLosses: GroupLoss[];
 }
 
 export function emptyCounts(): ChangeCounts {
@@ -56,7 +82,8 @@ export async function diffSnapshot(
   await db.query(
     `CREATE UNLOGGED TABLE ${t.diffUsers} AS
      WITH live AS (SELECT * FROM dirsync.users WHERE connector = $1)
-     SELECT 'create'::text AS op, NULL::bigint AS id, f.external_id, f.username, f.email, f.display_name,
+     SELECT 'create'::text AS op, NULL::bigint AS id, f.external_id, f.username, f.username_key, f.username_skeleton,
+            f.email, f.display_name,
             f.given_name, f.family_name, f.active, f.attributes, false AS missing, false AS removal,
             NULL::jsonb AS before, ${userObj('f', 'false')} AS after
        FROM ${t.finalUsers} f
@@ -65,7 +92,8 @@ export async function diffSnapshot(
      SELECT CASE WHEN f.active AND (NOT l.active OR l.missing_since IS NOT NULL) THEN 'reactivate'
                  WHEN NOT f.active AND l.active THEN 'deactivate'
                  ELSE 'update' END,
-            l.id, f.external_id, f.username, f.email, f.display_name, f.given_name, f.family_name,
+            l.id, f.external_id, f.username, f.username_key, f.username_skeleton, f.email, f.display_name,
+            f.given_name, f.family_name,
             f.active, f.attributes, false, false,
             dirsync.jsonb_delta(${userObj('l', 'l.missing_since IS NOT NULL')}, ${userObj('f', 'false')}),
             dirsync.jsonb_delta(${userObj('f', 'false')}, ${userObj('l', 'l.missing_since IS NOT NULL')})
@@ -76,7 +104,8 @@ export async function diffSnapshot(
      UNION ALL
      SELECT CASE WHEN $2::bigint = 0 OR ($2::bigint > 0 AND l.missing_since <= now() - $2::bigint * interval '1 millisecond')
                  THEN 'delete' ELSE 'deactivate' END,
-            l.id, l.external_id, l.username, l.email, l.display_name, l.given_name, l.family_name,
+            l.id, l.external_id, l.username, l.username_key, l.username_skeleton, l.email, l.display_name,
+            l.given_name, l.family_name,
             false, l.attributes, true, l.missing_since IS NULL,
             ${userObj('l', 'l.missing_since IS NOT NULL')},
             CASE WHEN $2::bigint = 0 OR ($2::bigint > 0 AND l.missing_since <= now() - $2::bigint * interval '1 millisecond')
@@ -202,7 +231,7 @@ export async function diffSnapshot(
   await db.query(`ANALYZE ${t.diffUsers}; ANALYZE ${t.diffGroups}; ANALYZE ${t.diffEdges}`);
 
   const { rows } = await db.query<{ object: string; op: string; n: string; removals: string }>(
-    `SELECT 'users' AS object, op, count(*) AS n, count(*) FILTER (WHERE removal) AS removals FROM ${t.diffUsers} GROUP BY op
+    `SELECT 'users' AS object, op, count(*) AS n, count(*) FILTER (WHERE removal OR op = 'deactivate') AS removals FROM ${t.diffUsers} GROUP BY op
      UNION ALL SELECT 'groups', op, count(*), count(*) FILTER (WHERE op = 'delete') FROM ${t.diffGroups} GROUP BY op
      UNION ALL SELECT 'memberships', op, count(*), count(*) FILTER (WHERE op = 'remove') FROM ${t.diffEdges} GROUP BY op`,
   );
@@ -219,7 +248,53 @@ export async function diffSnapshot(
     [c],
   );
   const e = ex[0] as { users: string; groups: string; memberships: string };
+
+  const unreadable: DiffResult['unreadable'] = {};
+  const { rows: bad } = await db.query<{ object_type: string; n: string; example: string }>(
+    `SELECT object_type, count(*) AS n,
+            min(coalesce(external_id, '(no id)') || ': ' || reason) AS example
+       FROM ${t.edgeProblems} GROUP BY object_type`,
+  );
+  for (const b of bad) {
+    const kind = ({ user: 'users', group: 'groups', membership: 'memberships' } as const)[
+      b.object_type as 'user' | 'group' | 'membership'
+    ];
+    if (kind) unreadable[kind] = { records: Number(b.n), example: b.example };
+  }
+
+  // Per-group losses: removed direct members against the group's direct members now, for groups
+  // that stay. Only groups of at least `minMembers` can trip the per-group limit, so smaller ones
+  // are not even listed.
+  const { rows: losses } = await db.query<{
+    group_id: string;
+    name: string;
+    removed: string;
+    members: string;
+  }>(
+    `WITH removed AS (
+       SELECT group_pk, group_id, count(*) AS removed FROM ${t.diffEdges} e
+        WHERE op = 'remove'
+          -- A deleted group loses every member by being deleted: the groups limit governs that.
+          AND NOT EXISTS (SELECT 1 FROM ${t.diffGroups} d WHERE d.op = 'delete' AND d.id = e.group_pk)
+        GROUP BY 1, 2
+     )
+     SELECT r.group_id, g.name, r.removed, m.members
+       FROM removed r
+       JOIN dirsync.groups g ON g.id = r.group_pk
+       CROSS JOIN LATERAL (SELECT count(*) AS members FROM dirsync.group_members gm WHERE gm.group_id = r.group_pk) m
+      WHERE m.members >= $1
+      ORDER BY r.removed::numeric / m.members DESC, r.removed DESC, r.group_id
+      LIMIT 20`,
+    [cfg.guard.groupMembers.minMembers],
+  );
   return {
+    unreadable,
+    groupLosses: losses.map((l) => ({
+      group: l.group_id,
+      name: l.name,
+      removed: Number(l.removed),
+      members: Number(l.members),
+    })),
     counts,
     userRemovals: removals.users,
     groupRemovals: removals.groups,

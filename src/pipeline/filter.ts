@@ -36,7 +36,8 @@ export function compileUserFilter(
 ): ((u: SourceUser) => boolean) | null {
   const preds = f.where.map(compilePredicate);
   if (!f.activeOnly && preds.length === 0) return null;
-  return (u) => (!f.activeOnly || u.active) && preds.every((p) => p(u));
+  // An unknown state (null) is not "inactive": leaving such a user out would deactivate it.
+  return (u) => (!f.activeOnly || u.active !== false) && preds.every((p) => p(u));
 }
 
 /** Turns a glob (`eng-*`, `team-?`) into an anchored, case-insensitive POSIX regular expression. */

@@ -7,7 +7,8 @@ import type { ChangeCounts } from './diff.js';
 import type { GuardTrip } from './guard.js';
 import type { StageTables } from './stage.js';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'needs_approval' | 'approved' | 'rejected';
+export type RunStatus =
+  'running' | 'succeeded' | 'failed' | 'needs_approval' | 'approved' | 'rejected' | 'superseded';
 export type RunTrigger = 'cli' | 'schedule' | 'manual' | 'approve' | 'test' | 'demo';
 
 export interface NewRun {
@@ -61,11 +62,16 @@ export interface RunOutcome {
 
 export async function finishRun(db: pg.Pool | pg.PoolClient, runId: number, o: RunOutcome): Promise<void> {
   await db.query(
-    `UPDATE dirsync.runs
+    `UPDATE dirsync.runs r
         SET status = $2, phase = $3, finished_at = CASE WHEN $2 = 'needs_approval' THEN NULL ELSE now() END,
             phase_ms = $4, snapshot = $5, counts = $6, requests = $7, throttled = $8, guard = $9,
-            base_version = $10, error_code = $11, error_message = $12, progress = NULL
-      WHERE id = $1`,
+            base_version = $10, error_code = $11, error_message = $12, progress = NULL,
+            -- The directory's size as applications see it once this run is over (size-over-time chart).
+            figures = jsonb_build_object(
+              'users', (SELECT count(*) FROM dirsync.users u WHERE u.connector = r.connector),
+              'active', (SELECT count(*) FROM dirsync.users u WHERE u.connector = r.connector AND u.active),
+              'groups', (SELECT count(*) FROM dirsync.groups g WHERE g.connector = r.connector))
+      WHERE r.id = $1`,
     [
       runId,
       o.status,

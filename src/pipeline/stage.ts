@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { startCopy, type CopyWriter } from '../store/copy.js';
 import type { SourceEdge, SourceProblem } from '../../connectors/types.js';
+import { recordTextFault, reportableJson, reportableText, textFault } from './text.js';
 import type { TransformedGroup, TransformedUser } from './transform.js';
 
 export const STAGE_SCHEMA = 'dirsync_stage';
@@ -19,6 +20,11 @@ export function stageTables(runId: number) {
     users: t('users'),
     groups: t('groups'),
     edges: t('edges'),
+    /**
+     * Records the connector could not map (`problem` items): membership problems, records without
+     * an id, and (marked `held`) malformed records with an id, which are also staged as held rows.
+     * Any of them makes its object type incomplete for the deletion guard.
+     */
     edgeProblems: t('edge_problems'),
     /** Edges with an end the snapshot does not have. */
     unknownEdges: t('ue'),
@@ -46,14 +52,16 @@ export async function createStageTables(pool: pg.Pool, t: StageTables): Promise<
   // The schema itself comes from migration 0006 (creating it here raced between workers).
   await pool.query(`
     CREATE UNLOGGED TABLE ${t.users} (
-      external_id text NOT NULL, username text, username_key text, email text, display_name text,
+      external_id text NOT NULL, username text, username_key text, username_skeleton text, email text, display_name text,
       given_name text, family_name text, active boolean, attributes jsonb,
       filtered boolean NOT NULL DEFAULT false, problem text, sample jsonb);
     CREATE UNLOGGED TABLE ${t.groups} (
       external_id text NOT NULL, source_name text, name text, description text, attributes jsonb,
       problem text, sample jsonb);
     CREATE UNLOGGED TABLE ${t.edges} (group_id text NOT NULL, member_is_group boolean NOT NULL, member_id text NOT NULL);
-    CREATE UNLOGGED TABLE ${t.edgeProblems} (group_id text, reason text NOT NULL, sample jsonb);
+    CREATE UNLOGGED TABLE ${t.edgeProblems} (
+      object_type text NOT NULL, external_id text, reason text NOT NULL, sample jsonb,
+      held boolean NOT NULL DEFAULT false);
   `);
 }
 
@@ -88,6 +96,7 @@ const USER_COLUMNS = [
   'external_id',
   'username',
   'username_key',
+  'username_skeleton',
   'email',
   'display_name',
   'given_name',
@@ -122,8 +131,12 @@ export interface StageSink {
   abort(err: Error): Promise<void>;
 }
 
-const sampleOf = (p: SourceProblem) =>
-  p.sample === undefined ? null : JSON.stringify(p.sample).slice(0, 2000);
+const sampleOf = (p: SourceProblem): string | null => {
+  if (p.sample === undefined) return null;
+  const json = reportableJson(p.sample);
+  // Cut long samples without breaking the JSON: a cut one is kept as a JSON string.
+  return json.length <= 2000 ? json : JSON.stringify(reportableText(json.slice(0, 2000)));
+};
 
 export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSink> {
   const clients = await Promise.all([pool.connect(), pool.connect(), pool.connect(), pool.connect()]);
@@ -131,7 +144,13 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
   const users = startCopy(cu, t.users, USER_COLUMNS);
   const groups = startCopy(cg, t.groups, GROUP_COLUMNS);
   const edges = startCopy(ce, t.edges, ['group_id', 'member_is_group', 'member_id']);
-  const edgeProblems = startCopy(cp, t.edgeProblems, ['group_id', 'reason', 'sample']);
+  const edgeProblems = startCopy(cp, t.edgeProblems, [
+    'object_type',
+    'external_id',
+    'reason',
+    'sample',
+    'held',
+  ]);
   const writers: CopyWriter[] = [users, groups, edges, edgeProblems];
   let released = false;
   const release = (destroy: boolean) => {
@@ -140,12 +159,41 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
     // A client whose COPY was aborted is in an unknown protocol state: destroy it, do not reuse it.
     for (const c of clients) c.release(destroy ? true : undefined);
   };
+  const heldUser = (id: string, reason: string, sample: string | null) =>
+    users.write([id, null, null, null, null, null, null, null, null, null, false, reason, sample]);
+  const heldGroup = (id: string, reason: string, sample: string | null) =>
+    groups.write([id, null, null, null, null, reason, sample]);
+  const recordProblem = (
+    objectType: string,
+    id: string | null,
+    reason: string,
+    sample: string | null,
+    held = false,
+  ) => edgeProblems.write([objectType, id, reason, sample, held]);
   return {
-    user: (u, filtered) =>
-      users.write([
+    user(u, filtered) {
+      const idFault = textFault(u.externalId);
+      if (idFault)
+        return recordProblem(
+          'user',
+          null,
+          `the id ${idFault}`,
+          reportableJson({ id: u.externalId, username: u.username }),
+        );
+      const fault = recordTextFault({
+        username: u.username,
+        email: u.email,
+        displayName: u.displayName,
+        givenName: u.givenName,
+        familyName: u.familyName,
+        attributes: u.attributes,
+      });
+      if (fault) return heldUser(u.externalId, fault, reportableJson({ username: u.username }));
+      return users.write([
         u.externalId,
         u.username,
         u.usernameKey,
+        u.usernameSkeleton,
         u.email,
         u.displayName,
         u.givenName,
@@ -155,32 +203,50 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
         filtered,
         u.problem,
         null,
-      ]),
-    group: (g) =>
-      groups.write([g.externalId, g.sourceName, g.name, g.description, g.attributes, g.problem, null]),
-    edge: (e) => edges.write([e.groupId, e.memberType === 'group', e.memberId]),
-    problem(p) {
-      if (p.objectType === 'edge' || p.externalId === null) {
-        return edgeProblems.write([p.externalId, `${p.objectType}: ${p.reason}`, sampleOf(p)]);
-      }
-      // A malformed record with a known id is staged as held: the existing object stays as it is.
-      if (p.objectType === 'user') {
-        return users.write([
-          p.externalId,
+      ]);
+    },
+    group(g) {
+      const idFault = textFault(g.externalId);
+      if (idFault)
+        return recordProblem(
+          'group',
           null,
-          null,
-          null,
-          null,
-          null,
-          null,
-          null,
-          null,
-          false,
-          p.reason,
-          sampleOf(p),
-        ]);
-      }
-      return groups.write([p.externalId, null, null, null, null, p.reason, sampleOf(p)]);
+          `the id ${idFault}`,
+          reportableJson({ id: g.externalId, name: g.name }),
+        );
+      const fault = recordTextFault({
+        name: g.sourceName,
+        transformedName: g.name,
+        description: g.description,
+        attributes: g.attributes,
+      });
+      if (fault) return heldGroup(g.externalId, fault, reportableJson({ name: g.sourceName }));
+      return groups.write([g.externalId, g.sourceName, g.name, g.description, g.attributes, g.problem, null]);
+    },
+    edge(e) {
+      const fault = textFault(e.groupId) ?? textFault(e.memberId);
+      if (fault)
+        return recordProblem(
+          'membership',
+          textFault(e.groupId) ? null : e.groupId,
+          `a membership id ${fault}`,
+          reportableJson({ group: e.groupId, member: e.memberId }),
+        );
+      return edges.write([e.groupId, e.memberType === 'group', e.memberId]);
+    },
+    async problem(p) {
+      // Filed under its own object type: a user without an id is a user problem, not a membership's.
+      const objectType = p.objectType === 'edge' ? 'membership' : p.objectType;
+      const id = p.externalId !== null && textFault(p.externalId) === null ? p.externalId : null;
+      const reason = reportableText(p.reason);
+      const sample = sampleOf(p);
+      // A malformed user or group with a known id is also staged as held: the existing object stays
+      // as it is (reported once, through the held rows).
+      const held = p.objectType !== 'edge' && id !== null;
+      await recordProblem(objectType, id, reason, sample, held);
+      if (!held) return;
+      if (p.objectType === 'user') await heldUser(id, reason, sample);
+      else await heldGroup(id, reason, sample);
     },
     digest: () =>
       writers

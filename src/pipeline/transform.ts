@@ -6,17 +6,21 @@
 import type { SourceGroup, SourceUser } from '../../connectors/types.js';
 import type { CommonConnectorConfig } from '../../config/schema.js';
 import { compileTemplate, type CompiledTemplate } from './template.js';
+import { keySkeleton, usernameKey } from './username.js';
 
 export interface TransformedUser {
   externalId: string;
   username: string;
-  /** NFKC + lower case: two usernames with the same key are the same name to a person. */
+  /** Two usernames with the same key are the same name to a person (see username.ts). */
   usernameKey: string;
+  /** TR39 skeleton of the key: names with equal skeletons look alike (see username.ts). */
+  usernameSkeleton: string;
   email: string | null;
   displayName: string | null;
   givenName: string | null;
   familyName: string | null;
-  active: boolean;
+  /** Null: the IdP does not say (see `SourceUser.active`); check.ts resolves it. */
+  active: boolean | null;
   attributes: Record<string, unknown>;
   /** Set when the record must be held rather than applied. */
   problem: string | null;
@@ -30,10 +34,6 @@ export interface TransformedGroup {
   description: string | null;
   attributes: Record<string, unknown>;
   problem: string | null;
-}
-
-export function usernameKey(username: string): string {
-  return username.normalize('NFKC').toLowerCase();
 }
 
 const textOrNull = (v: unknown): string | null =>
@@ -89,17 +89,24 @@ export function compileTransforms(t: CommonConnectorConfig['transform']): Transf
         }
         if (keep) for (const k of Object.keys(attrs)) if (!keep.has(k)) delete attrs[k];
       }
+      const key = usernameKey(name);
       return {
         externalId: u.externalId,
         username: name,
-        usernameKey: usernameKey(name),
+        usernameKey: key,
+        usernameSkeleton: keySkeleton(key),
         email: email ? textOrNull(email(scope)) : u.email,
         displayName: displayName ? textOrNull(displayName(scope)) : u.displayName,
         givenName: givenName ? textOrNull(givenName(scope)) : u.givenName,
         familyName: familyName ? textOrNull(familyName(scope)) : u.familyName,
         active: u.active,
         attributes: attrs,
-        problem: name.trim() === '' ? 'the username transform produced an empty username' : null,
+        problem:
+          key === ''
+            ? name === ''
+              ? 'the username transform produced an empty username'
+              : 'the username is empty once white space and invisible characters are removed'
+            : null,
       };
     },
     group(g) {

@@ -11,7 +11,7 @@ import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
 
 /** Bump when check or diff semantics change: old fingerprints then never match. */
-const PIPELINE_VERSION = 1;
+const PIPELINE_VERSION = 2;
 
 export function snapshotFingerprint(cfg: ConnectorConfig, stagedDigest: string): string {
   const relevant = {

@@ -5,11 +5,12 @@ import { DirsyncError } from '../errors.js';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/dirsync';
 
 /**
- * Connections one run may hold at once: its run lock, four COPY streams while staging, and one for
+ * Connections one run may hold at once: its run lock, four COPY streams while staging (two more for
+ * the mirror during a full read), and one for
  * the SQL steps. A pool shared by N concurrent runs needs N times this, or runs that each got part
  * of what they need could wait on each other for ever.
  */
-export const CONNECTIONS_PER_RUN = 6;
+export const CONNECTIONS_PER_RUN = 8;
 
 export function databaseUrl(env: NodeJS.ProcessEnv = process.env): string {
   return env.DATABASE_URL || DEFAULT_DATABASE_URL;
@@ -43,8 +44,14 @@ export function createPool(url = databaseUrl(), max = 6): pg.Pool {
     application_name: 'dirsync',
     options: sessionOptions(),
   });
-  // An idle client losing its connection (database restart) must not crash the process.
+  // A client losing its connection (a database restart sends 57P01 to every session) emits
+  // 'error'; without a listener that kills the process. The pool listens for idle clients only, so
+  // every client gets its own listener for the time it is checked out: the next query on it fails
+  // with the error instead, and pg-pool discards the broken client.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

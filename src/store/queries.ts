@@ -12,6 +12,9 @@ export interface ConnectorStatus {
     status: string;
     trigger: string;
     dryRun: boolean;
+    /** How the run read the IdP (full, incremental, reevaluate) and why. */
+    mode: string | null;
+    modeReason: string | null;
     startedAt: string;
     finishedAt: string | null;
     counts: unknown;
@@ -27,7 +30,7 @@ export async function connectorStatuses(db: pg.Pool, names: string[]): Promise<C
             (SELECT count(*) FROM dirsync.users u WHERE u.connector = n.name) AS users,
             (SELECT count(*) FROM dirsync.users u WHERE u.connector = n.name AND u.active) AS active_users,
             (SELECT count(*) FROM dirsync.groups g WHERE g.connector = n.name) AS groups,
-            r.id AS run_id, r.status, r.trigger, r.dry_run, r.started_at, r.finished_at, r.counts, r.error_code, r.error_message
+            r.id AS run_id, r.status, r.trigger, r.dry_run, r.mode, r.mode_reason, r.started_at, r.finished_at, r.counts, r.error_code, r.error_message
        FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord)
        LEFT JOIN dirsync.directories d ON d.connector = n.name
        LEFT JOIN LATERAL (SELECT * FROM dirsync.runs r WHERE r.connector = n.name ORDER BY r.id DESC LIMIT 1) r ON true
@@ -47,6 +50,8 @@ export async function connectorStatuses(db: pg.Pool, names: string[]): Promise<C
           status: r.status,
           trigger: r.trigger,
           dryRun: r.dry_run,
+          mode: r.mode ?? null,
+          modeReason: r.mode_reason ?? null,
           startedAt: new Date(r.started_at).toISOString(),
           finishedAt: r.finished_at ? new Date(r.finished_at).toISOString() : null,
           counts: r.counts,
@@ -105,4 +110,10 @@ export async function runProblems(db: pg.Pool, runId: number, limit = 100) {
     [runId, limit],
   );
   return rows;
+}
+
+/** Whether a run of that id exists (a CLI asking about run 999 gets an error, not an empty list). */
+export async function runExists(db: pg.Pool, runId: number): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM dirsync.runs WHERE id = $1', [runId]);
+  return rows.length > 0;
 }

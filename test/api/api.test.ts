@@ -78,6 +78,22 @@ describe('API', () => {
     await h.queue.removeJobScheduler('hr');
   });
 
+  it('shows the setup problems a worker reported for a connector (issue 9, item 8)', async () => {
+    const problem = { path: 'connectors[1].auth.token', reason: 'environment variable X is not set' };
+    await h.db.pool.query(
+      `INSERT INTO dirsync.connector_problems (connector, problems, reported_by) VALUES ('held', $1, 'w1')`,
+      [JSON.stringify([problem])],
+    );
+    try {
+      const { body } = await get('/api/connectors');
+      const reported = { problems: [problem], reportedAt: expect.any(String) };
+      expect(body.items.map((c: { configProblems: unknown }) => c.configProblems)).toEqual([null, reported]);
+      expect((await get('/api/connectors/held')).body.configProblems).toEqual(reported);
+    } finally {
+      await h.db.pool.query(`DELETE FROM dirsync.connector_problems`);
+    }
+  });
+
   it('sync now enqueues a job; the worker runs it; the run shows up with counts and changes', async () => {
     const r = await post('/api/connectors/hr/sync', { fullResync: false });
     expect(r.status).toBe(202);
@@ -98,6 +114,8 @@ describe('API', () => {
     });
     const one = (await get(`/api/runs/${run.id}`)).body;
     expect(one.counts.users.create).toBe(6);
+    // How the run read the IdP, and why: the file connector has no change feed.
+    expect(one).toMatchObject({ mode: 'full', modeReason: 'the connector has no change feed' });
     expect(Object.keys(one.phaseMs)).toEqual(expect.arrayContaining(['fetch', 'check', 'diff', 'apply']));
     expect(one.problems.total).toBe(0);
     const changes = (await get(`/api/runs/${run.id}/changes?object=user&operation=create&limit=4`)).body;
@@ -188,6 +206,8 @@ describe('API', () => {
       ['/api/runs?connector=nope', 404, 'DIRSYNC_E_CONNECTOR_UNKNOWN'],
       ['/api/runs/abc', 400, 'BAD_REQUEST'],
       ['/api/runs/999999', 404, 'DIRSYNC_E_RUN_NOT_FOUND'],
+      // Past bigint: a bad parameter, not a database error (issue 9, item 12).
+      ['/api/runs/99999999999999999999999', 400, 'BAD_REQUEST'],
       ['/api/runs/1/changes?object=planet', 400, 'BAD_REQUEST'],
       ['/api/connectors/hr/users/nobody', 404, 'NOT_FOUND'],
       ['/api/connectors/Bad%20Name/users', 400, 'BAD_REQUEST'],

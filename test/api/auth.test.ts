@@ -139,3 +139,23 @@ describe('a server reachable from other machines', () => {
     expect((await fetch(`${url}/api/connectors`, { headers: { cookie } })).status).toBe(401);
   });
 });
+
+// Last in the file: it locks this address out of /login for the rest of the window.
+describe('guessing the token (issue 9, item 12)', () => {
+  it('answers 429 with Retry-After after 10 failed logins from one address, even for the right token', async () => {
+    const attempt = (t: string) =>
+      fetch(`${url}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: url },
+        body: new URLSearchParams({ token: t }).toString(),
+        redirect: 'manual',
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await attempt(`guess-${i}`)).status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.at(-1)).toBe(429);
+    const right = await attempt(token);
+    expect(right.status).toBe(429);
+    expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+});

@@ -152,7 +152,7 @@ describe('dashboard in Chromium', () => {
     await shot('03-run-changes');
     await page.getByRole('link', { name: /^user deactivate/ }).click();
     await expectVisible(changes.getByRole('link', { name: 'user6' }));
-    await expect.poll(() => changes.locator('tbody > tr').count()).toBe(2); // user6 and user7 left
+    await expect.poll(() => changes.locator(':scope > tbody > tr').count()).toBe(2); // user6 and user7 left
     expect(errors).toEqual([]);
   });
 
@@ -200,11 +200,16 @@ describe('dashboard in Chromium', () => {
     await expectVisible(page.getByRole('heading', { name: 'Held by the deletion guard' }));
     await expectVisible(page.getByText(/users: 4 removals of 6/));
     await page.getByRole('link', { name: 'deactivations' }).click();
-    await expect.poll(() => page.locator('table.changes tbody > tr').count()).toBe(4);
+    await expect.poll(() => page.locator('table.changes > tbody > tr').count()).toBe(4);
     await shot('06-held-run');
-    // Keyboard: focus the button and press Enter.
+    // Keyboard: focus the button and press Enter; a dialog asks to confirm and who approves.
     await page.getByRole('button', { name: /Approve and apply/ }).focus();
     await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await expectVisible(dialog.getByText(/This applies exactly the changes listed/));
+    await dialog.getByLabel(/Your name/).fill('Ada Operator');
+    await shot('06b-approve-confirm');
+    await dialog.getByRole('button', { name: 'Approve and apply' }).click();
     await expectVisible(page.getByText(/Run #\d+ approved/));
     await expectVisible(page.locator('h1 .badge', { hasText: 'Approved' }));
     expect(await page.getByRole('button', { name: /Approve/ }).count()).toBe(0);
@@ -212,8 +217,15 @@ describe('dashboard in Chromium', () => {
       `SELECT count(*)::int AS n FROM dirsync.users WHERE connector = 'contractors' AND active`,
     );
     expect(rows[0].n).toBe(2);
+    const actor = await h.db.pool.query(
+      `SELECT resolved_by FROM dirsync.runs WHERE connector = 'contractors' AND status = 'approved'`,
+    );
+    expect(actor.rows[0].resolved_by).toBe('Ada Operator (dashboard, loopback)');
+    // The guard's explanation stays on the resolved run, and the changes read as applied.
+    await expectVisible(page.getByRole('heading', { name: 'Held by the deletion guard, then approved' }));
+    await expectVisible(page.getByRole('heading', { name: 'What changed' }));
     await page.getByRole('link', { name: 'contractors' }).first().click();
-    await expectVisible(page.locator('figure.chart-wrap svg'));
+    await expectVisible(page.locator('figure.chart canvas#changes-chart'));
     await shot('07-connector');
   });
 

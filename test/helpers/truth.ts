@@ -38,7 +38,7 @@ export async function directoryRows(pool: pg.Pool, name: string): Promise<Direct
 
 /** The directory as maps by external id, and edges as keys made by `edge`. */
 export interface DirectoryState {
-  users: Map<string, { username: string; active: boolean }>;
+  users: Map<string, { username: string; active: boolean | null }>;
   groups: Map<string, string>;
   memberships: Set<string>;
   nesting: Set<string>;

@@ -31,12 +31,13 @@ describe('deletion guard', () => {
     src.write({ users: users(60), groups: everyone(60) });
     const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
-    expect(s.guard?.map((g) => g.kind)).toEqual(['users', 'memberships']);
+    // Group "all" loses 40% of its members: the per-group limit trips too.
+    expect(s.guard?.map((g) => g.kind)).toEqual(['users', 'memberships', 'group']);
     expect(s.guard?.[0]).toMatchObject({ removals: 40, existing: 100 });
     expect(await directory(db().pool, name)).toEqual(before);
     const run = await runRow(db().pool, s.runId);
     expect(run.status).toBe('needs_approval');
-    expect(run.guard).toHaveLength(2);
+    expect(run.guard).toHaveLength(3);
     // The pending changes are recorded for review.
     const { rows } = await db().pool.query(
       `SELECT operation, count(*)::int AS n, sum(coalesce(cardinality(member_ids), 0))::int AS members
@@ -66,7 +67,7 @@ describe('deletion guard', () => {
     src.write({ users: users(20), groups: everyone(14) });
     const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
-    expect(s.guard?.map((g) => g.kind)).toEqual(['memberships']);
+    expect(s.guard?.map((g) => g.kind)).toEqual(['memberships', 'group']);
   });
 
   it('holds groups removal beyond the limit', async () => {
@@ -106,6 +107,113 @@ describe('deletion guard', () => {
     const s = await sync(db().pool, src.config);
     expect(s.status).toBe('succeeded');
     expect(s.counts.users.deactivate).toBe(5);
+  });
+});
+
+describe('deletion guard: every way to lose users and members counts', () => {
+  it('counts deactivations (every user suspended in the IdP) like removals', async () => {
+    const src = fileSource({}, name);
+    src.write({ users: users(40), groups: everyone(40) });
+    await sync(db().pool, src.config);
+    const before = await directory(db().pool, name);
+    // Everyone still there, everyone inactive: the same loss as everyone gone.
+    src.write({ users: users(40).map((u) => ({ ...u, active: false })), groups: everyone(40) });
+    const s = await sync(db().pool, src.config);
+    expect(s.status).toBe('needs_approval');
+    expect(s.guard?.[0]).toMatchObject({ kind: 'users', removals: 40, existing: 40 });
+    expect(await directory(db().pool, name)).toEqual(before);
+  });
+
+  it('counts deactivations and removals together', async () => {
+    const src = fileSource({ guard: { users: { maxCount: 5, maxPercent: 100 } } }, name);
+    src.write({ users: users(50) });
+    await sync(db().pool, src.config);
+    // 3 gone and 3 disabled: 6 > 5, though neither alone is.
+    const u = users(47).map((x, i) => (i < 3 ? { ...x, active: false } : x));
+    src.write({ users: u });
+    const s = await sync(db().pool, src.config);
+    expect(s.status).toBe('needs_approval');
+    expect(s.guard?.[0]).toMatchObject({ kind: 'users', removals: 6, rule: 'more than 5 removals' });
+  });
+
+  it('applies the percentage from minRemovals on: 10 of 32 users is held with the defaults', async () => {
+    const src = fileSource({}, name);
+    src.write({ users: users(32) });
+    await sync(db().pool, src.config);
+    src.write({ users: users(32).map((u, i) => (i < 10 ? { ...u, active: false } : u)) });
+    const s = await sync(db().pool, src.config);
+    expect(s.status).toBe('needs_approval');
+    expect(s.guard?.[0]).toMatchObject({ kind: 'users', removals: 10, existing: 32 });
+    expect(s.guard?.[0]?.rule).toBe('more than 10% of 32 (31.3%)');
+  });
+
+  it('still lets fewer than minRemovals through', async () => {
+    const src = fileSource({}, name);
+    src.write({ users: users(32) });
+    await sync(db().pool, src.config);
+    src.write({ users: users(32).map((u, i) => (i < 9 ? { ...u, active: false } : u)) });
+    const s = await sync(db().pool, src.config);
+    expect(s.status).toBe('succeeded');
+    expect(s.counts.users.deactivate).toBe(9);
+  });
+
+  it('holds a big group losing half its members, though that is a small share of all memberships', async () => {
+    // 20 groups of 100 members each (2,000 memberships); group g0 loses 50 (2.5% of all).
+    const groups = Array.from({ length: 20 }, (_, i) => ({
+      id: `g${i}`,
+      name: `g${i}`,
+      members: users(100).map((u) => u.id),
+    }));
+    const src = fileSource({}, name);
+    src.write({ users: users(100), groups });
+    await sync(db().pool, src.config);
+    const before = await directory(db().pool, name);
+    src.write({
+      users: users(100),
+      groups: groups.map((g, i) => (i === 0 ? { ...g, members: g.members.slice(50) } : g)),
+    });
+    const s = await sync(db().pool, src.config);
+    expect(s.status).toBe('needs_approval');
+    expect(s.guard).toEqual([
+      {
+        kind: 'group',
+        group: 'g0',
+        removals: 50,
+        existing: 100,
+        rule: 'group g0 (g0) loses more than 25% of its 100 members (50.0%)',
+      },
+    ]);
+    expect(await directory(db().pool, name)).toEqual(before);
+  });
+
+  it('per-group limits are configurable and leave small groups alone', async () => {
+    const src = fileSource(
+      { guard: { groupMembers: { minMembers: 50, maxPercent: 60 }, memberships: { maxPercent: 100 } } },
+      name,
+    );
+    const groups = [
+      { id: 'big', name: 'big', members: users(100).map((u) => u.id) },
+      { id: 'small', name: 'small', members: users(10).map((u) => u.id) },
+    ];
+    src.write({ users: users(100), groups });
+    await sync(db().pool, src.config);
+    // big loses 50% (limit 60%), small loses 90% (below minMembers): both pass.
+    src.write({
+      users: users(100),
+      groups: [
+        {
+          id: 'big',
+          name: 'big',
+          members: users(100)
+            .map((u) => u.id)
+            .slice(50),
+        },
+        { id: 'small', name: 'small', members: ['u0'] },
+      ],
+    });
+    const s = await sync(db().pool, src.config);
+    expect(s.guard ?? []).toEqual([]);
+    expect(s.status).toBe('succeeded');
   });
 });
 
@@ -151,10 +259,8 @@ describe('approve and reject', () => {
     const before = await directory(db().pool, name);
     await expect(approveRun(db().pool, s.runId)).rejects.toMatchObject({ code: 'DIRSYNC_E_DIRECTORY_MOVED' });
     expect(await directory(db().pool, name)).toEqual(before);
-    expect(await runRow(db().pool, s.runId)).toMatchObject({
-      status: 'failed',
-      error_code: 'DIRSYNC_E_DIRECTORY_MOVED',
-    });
+    // The apply in between marked the held run superseded and dropped its tables (issue 9, item 10).
+    expect(await runRow(db().pool, s.runId)).toMatchObject({ status: 'superseded' });
   });
 
   it('unknown runs are reported as such', async () => {

@@ -29,7 +29,7 @@ describe('bad input is reported and held, never deleted', () => {
       {
         object_type: 'user',
         external_id: 'u1',
-        reason: 'username must be a string, got number; active must be true or false',
+        reason: 'username must be a string, got number; active must be true, false or null (unknown)',
         action: 'held',
       },
     ]);
@@ -78,10 +78,11 @@ describe('bad input is reported and held, never deleted', () => {
     src.write({ users: [...users(2), { username: 'ghost' } as never], groups: [{ name: 'no id' } as never] });
     const s = await sync(db().pool, src.config);
     expect(s.counts.users.create).toBe(2);
-    expect((await problems(db().pool, s.runId)).map((p) => p.reason).sort()).toEqual([
-      'group: group has no id',
-      'user: user has no id',
-    ]);
+    // Filed under their own object types, not as memberships (and not counted as skipped edges).
+    expect(
+      (await problems(db().pool, s.runId)).map((p) => `${p.object_type} ${p.action} ${p.reason}`).sort(),
+    ).toEqual(['group skipped group has no id', 'user skipped user has no id']);
+    expect(s.snapshot.skipped_edges).toBe(0);
   });
 
   it('memberships to unknown ids are skipped and reported', async () => {

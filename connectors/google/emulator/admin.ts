@@ -14,30 +14,25 @@
  *   POST   /__emulator/groups/{id}/subgroups      {groupId}   (extra nesting edge; cycles allowed)
  *   DELETE /__emulator/groups/{id}/subgroups/{groupId}
  *   POST   /__emulator/groups/{id}/external       {type: USER|CUSTOMER, email?, role?}
+ *   POST   /__emulator/mutate                     {seed, users?, memberships?, groups?}: a seeded plan
+ *                                                 (emulator-kit/plan.ts) applied through the store
+ *   PUT    /__emulator/reports/lag                {ms}: the Reports API's ingestion lag
  *   PUT    /__emulator/faults                     FaultOptions
  *   PUT    /__emulator/latency                    {ms}
  *   POST   /__emulator/throttle                   {count, status?: 403|429, reason?, retryAfterSec?, path?}
  *   POST   /__emulator/fail                       {path, fault?, status?, times?, after?}
  *   POST   /__emulator/tokens/expire
- *   GET    /__emulator/stats
+ *   GET    /__emulator/stats                      {requests, activities}
+ *
+ * Every change goes through the store (store.ts), which writes the admin activity log.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { adminErrorAnswer, readJsonObject, type JsonObject } from '../../emulator-kit/admin.js';
 import type { FaultOptions } from '../../emulator-kit/types.js';
-import {
-  addGroup,
-  addMember,
-  addUser,
-  moveGroup,
-  OrgMutationError,
-  removeGroup,
-  removeMember,
-  removeUser,
-  updateGroup,
-  updateUser,
-} from '../../emulator-kit/mutate.js';
+import { OrgMutationError } from '../../emulator-kit/mutate.js';
 import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
-import type { GoogleEmulator } from './index.js';
+import { planMutations } from '../../emulator-kit/plan.js';
+import type { GoogleEmulator } from './types.js';
 
 type Obj = JsonObject;
 
@@ -84,33 +79,57 @@ export async function handleAdmin(
   res: ServerResponse,
   parts: string[],
 ): Promise<void> {
-  const org = emu.org;
+  const store = emu.store;
   const m = req.method ?? 'GET';
   const [a, id, b, sub] = parts.map(decodeURIComponent);
   try {
     const body = m === 'GET' || m === 'DELETE' ? {} : await readJsonObject(req);
-    if (a === 'stats' && m === 'GET') return send(res, 200, { requests: emu.requestCount() });
-    if (a === 'users' && id === undefined && m === 'POST') return send(res, 201, addUser(org, newUser(body)));
+    if (a === 'stats' && m === 'GET')
+      return send(res, 200, { requests: emu.requestCount(), activities: store.log.size() });
+    if (a === 'mutate' && m === 'POST') {
+      if (typeof body.seed !== 'number') throw new OrgMutationError('seed (a number) is required', 400);
+      const share = (v: unknown) => (typeof v === 'number' && v >= 0 && v <= 1 ? v : 0);
+      const plan = planMutations(emu.org, {
+        seed: body.seed,
+        users: share(body.users),
+        memberships: share(body.memberships),
+        groups: typeof body.groups === 'number' ? Math.max(0, Math.floor(body.groups)) : 0,
+      });
+      for (const op of plan) store.apply(op);
+      return send(res, 200, { applied: plan.length });
+    }
+    if (a === 'reports' && id === 'lag' && m === 'PUT')
+      return send(res, 200, emu.setReportsLag(Number(body.ms ?? 0)));
+    if (a === 'users' && id === undefined && m === 'POST')
+      return send(res, 201, store.addUser(newUser(body)));
     if (a === 'users' && id !== undefined && m === 'PATCH')
-      return send(res, 200, updateUser(org, id, body as Partial<OrgUser>));
-    if (a === 'users' && id !== undefined && m === 'DELETE') return send(res, 200, removeUser(org, id));
+      return send(res, 200, store.updateUser(id, body as Partial<OrgUser>));
+    if (a === 'users' && id !== undefined && m === 'DELETE') {
+      store.removeUser(id);
+      return send(res, 200, {});
+    }
     if (a === 'groups' && id === undefined && m === 'POST')
-      return send(res, 201, addGroup(org, newGroup(body)));
+      return send(res, 201, store.addGroup(newGroup(body)));
     if (a === 'groups' && id !== undefined && b === undefined) {
-      if (m === 'PATCH') return send(res, 200, updateGroup(org, id, body as Partial<OrgGroup>));
+      if (m === 'PATCH') return send(res, 200, store.updateGroup(id, body as Partial<OrgGroup>));
       if (m === 'DELETE') {
-        removeGroup(org, id);
-        emu.directory.extraSubgroups.delete(id);
+        store.removeGroup(id);
         return send(res, 200, {});
       }
     }
     if (a === 'groups' && id !== undefined && b === 'parent' && m === 'PUT') {
-      return send(res, 200, moveGroup(org, id, typeof body.parentId === 'string' ? body.parentId : null));
+      store.moveGroup(id, typeof body.parentId === 'string' ? body.parentId : null);
+      return send(res, 200, {});
     }
     if (a === 'groups' && id !== undefined && b === 'members') {
-      if (m === 'POST' && typeof body.userId === 'string')
-        return send(res, 201, addMember(org, id, body.userId));
-      if (m === 'DELETE' && sub !== undefined) return send(res, 200, removeMember(org, id, sub));
+      if (m === 'POST' && typeof body.userId === 'string') {
+        store.addMember(id, body.userId);
+        return send(res, 201, {});
+      }
+      if (m === 'DELETE' && sub !== undefined) {
+        store.removeMember(id, sub);
+        return send(res, 200, {});
+      }
     }
     if (a === 'groups' && id !== undefined && b === 'subgroups') {
       if (m === 'POST' && typeof body.groupId === 'string')

@@ -203,21 +203,14 @@ function queryFailure(e: unknown): never {
 export function listUsers(dir: GoogleDirectory, q: URLSearchParams, opts: ApiOptions): Obj {
   checkScope(dir, q, false);
   const max = intParam(q, 'maxResults', 100, 1, 500, true);
-  const projection = q.get('projection') ?? 'basic';
-  if (!['basic', 'custom', 'full'].includes(projection)) {
-    throw new ApiError(400, 'invalidParameter', `Invalid value '${projection}' for projection`, {
-      location: 'projection',
-    });
-  }
-  if (projection === 'custom' && !q.get('customFieldMask')) {
-    throw new ApiError(400, 'invalid', 'Invalid Input: customFieldMask is required with projection=custom');
-  }
+  const view = userView(q);
   let keep: (u: OrgUser) => boolean;
   try {
     keep = userPredicate(q.get('query'), dir);
   } catch (e) {
     queryFailure(e);
   }
+  if (q.get('showDeleted') === 'true') return listDeletedUsers(dir, q, max, keep, opts);
   const orderBy = q.get('orderBy');
   let sorted = dir.users().sorted;
   let keyOf = (u: OrgUser) => u.id;
@@ -240,20 +233,91 @@ export function listUsers(dir: GoogleDirectory, q: URLSearchParams, opts: ApiOpt
   };
   // Google leaves the list out of an empty page.
   if (page.items.length > 0) {
-    body.users = page.items.map((u) => {
-      const r = dir.renderUser(u);
-      if (projection !== 'basic') r.customSchemas = {};
-      return r;
-    });
+    body.users = page.items.map((u) => view(dir.renderUser(u)));
   }
   if (page.next) body.nextPageToken = page.next;
   return finish(q, 'Users', body);
 }
 
+/** `showDeleted=true`: the users deleted in the last 20 days (Google keeps them restorable). */
+function listDeletedUsers(
+  dir: GoogleDirectory,
+  q: URLSearchParams,
+  max: number,
+  keep: (u: OrgUser) => boolean,
+  opts: ApiOptions,
+): Obj {
+  const sorted = [...dir.deletedUsers].sort((a, b) =>
+    a.user.id < b.user.id ? -1 : a.user.id > b.user.id ? 1 : 0,
+  );
+  const page = pageOf(
+    sorted,
+    (d) => d.user.id,
+    q.get('pageToken'),
+    max,
+    (d) => keep(d.user),
+    opts,
+  );
+  const body: Obj = {
+    kind: 'admin#directory#users',
+    etag: listEtag('deleted-users', page.items.length, q.get('pageToken')),
+  };
+  if (page.items.length > 0) body.users = page.items.map((d) => dir.renderDeletedUser(d));
+  if (page.next) body.nextPageToken = page.next;
+  return finish(q, 'Users', body);
+}
+
+/** Fields a `viewType=domain_public` reader sees (Google: "Retrieve a user as a non-administrator"). */
+const PUBLIC_USER_FIELDS = new Set([
+  'kind',
+  'id',
+  'etag',
+  'primaryEmail',
+  'name',
+  'emails',
+  'organizations',
+  'thumbnailPhotoUrl',
+]);
+
+/** `projection` and `viewType` as users.get and users.list check them; returns a renderer. */
+function userView(q: URLSearchParams): (r: Obj) => Obj {
+  const projection = q.get('projection') ?? 'basic';
+  if (!['basic', 'custom', 'full'].includes(projection)) {
+    throw new ApiError(400, 'invalidParameter', `Invalid value '${projection}' for projection`, {
+      location: 'projection',
+    });
+  }
+  if (projection === 'custom' && !q.get('customFieldMask')) {
+    throw new ApiError(400, 'invalid', 'Invalid Input: customFieldMask is required with projection=custom');
+  }
+  if (projection !== 'custom' && q.get('customFieldMask')) {
+    throw new ApiError(
+      400,
+      'invalid',
+      'Invalid Input: customFieldMask is only allowed with projection=custom',
+    );
+  }
+  const viewType = q.get('viewType') ?? 'admin_view';
+  if (!['admin_view', 'domain_public'].includes(viewType)) {
+    throw new ApiError(400, 'invalidParameter', `Invalid value '${viewType}' for viewType`, {
+      location: 'viewType',
+    });
+  }
+  return (r) => {
+    // No custom schemas are defined here: custom and full projections carry an empty map.
+    if (projection !== 'basic') r.customSchemas = {};
+    if (viewType === 'domain_public') {
+      for (const k of Object.keys(r)) if (!PUBLIC_USER_FIELDS.has(k) && k !== 'customSchemas') delete r[k];
+    }
+    return r;
+  };
+}
+
 export function getUser(dir: GoogleDirectory, userKey: string, q: URLSearchParams): Obj {
+  const view = userView(q);
   const u = dir.findUser(userKey);
   if (!u) throw new ApiError(404, 'notFound', 'Resource Not Found: userKey');
-  return finish(q, 'User', dir.renderUser(u));
+  return finish(q, 'User', view(dir.renderUser(u)));
 }
 
 export function listGroups(dir: GoogleDirectory, q: URLSearchParams, opts: ApiOptions): Obj {
@@ -323,21 +387,3 @@ export function listMembers(
   if (page.next) body.nextPageToken = page.next;
   return finish(q, 'Members', body);
 }
-
-/** Scopes that grant each endpoint family (any one suffices). */
-export const ENDPOINT_SCOPES = {
-  users: [
-    'https://www.googleapis.com/auth/admin.directory.user',
-    'https://www.googleapis.com/auth/admin.directory.user.readonly',
-  ],
-  groups: [
-    'https://www.googleapis.com/auth/admin.directory.group',
-    'https://www.googleapis.com/auth/admin.directory.group.readonly',
-  ],
-  members: [
-    'https://www.googleapis.com/auth/admin.directory.group',
-    'https://www.googleapis.com/auth/admin.directory.group.readonly',
-    'https://www.googleapis.com/auth/admin.directory.group.member',
-    'https://www.googleapis.com/auth/admin.directory.group.member.readonly',
-  ],
-} as const;

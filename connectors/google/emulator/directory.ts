@@ -22,6 +22,13 @@ export interface ExternalMember {
 
 type Obj = Record<string, unknown>;
 
+export interface DeletedUser {
+  user: OrgUser;
+  /** Primary address at deletion. */
+  email: string;
+  deletedAt: number;
+}
+
 /** FNV-1a, for etags and stable pseudo-random choices. */
 export function fnv(s: string): number {
   let h = 0x811c9dc5;
@@ -50,6 +57,10 @@ export class GoogleDirectory {
   /** Extra parent → child group edges on top of the org's parentId tree (cycles allowed). */
   readonly extraSubgroups = new Map<string, Set<string>>();
   readonly externals = new Map<string, ExternalMember[]>();
+  /** Former primary addresses of renamed users (Google keeps them as aliases): address → user id. */
+  readonly aliases = new Map<string, string>();
+  /** Deleted users, oldest first, as `users.list?showDeleted=true` lists them (20 days in Google). */
+  readonly deletedUsers: DeletedUser[] = [];
   /**
    * Per-resource overrides applied after rendering (a value of `undefined` removes the
    * property): malformed records for the connector's problem handling.
@@ -121,7 +132,19 @@ export class GoogleDirectory {
     const u = byId.get(key);
     if (u) return u;
     const k = key.toLowerCase();
-    return this.org.users.find((x) => this.primaryEmail(x) === k);
+    const byEmail = this.org.users.find((x) => this.primaryEmail(x) === k);
+    if (byEmail) return byEmail;
+    const aliasOf = this.aliases.get(k);
+    return aliasOf === undefined ? undefined : byId.get(aliasOf);
+  }
+
+  /** A deleted user as `users.list?showDeleted=true` renders it. */
+  renderDeletedUser(d: DeletedUser): Obj {
+    return {
+      ...this.renderUser(d.user),
+      primaryEmail: d.email,
+      deletionTime: new Date(d.deletedAt).toISOString(),
+    };
   }
 
   findGroup(key: string): OrgGroup | undefined {

@@ -5,89 +5,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { drawFault, hang, reset, sleep, truncate } from '../../emulator-kit/faults.js';
-import { OrgMutationError } from '../../emulator-kit/mutate.js';
-import { generateOrg, orgShape, type Org } from '../../emulator-kit/org.js';
-import type { EmulatorOptions, FaultOptions, RunningEmulator } from '../../emulator-kit/types.js';
+import { generateOrg, orgShape } from '../../emulator-kit/org.js';
 import { handleAdmin } from './admin.js';
-import {
-  ApiError,
-  ENDPOINT_SCOPES,
-  errorBody,
-  getGroup,
-  getUser,
-  listGroups,
-  listMembers,
-  listUsers,
-  type ApiOptions,
-} from './api.js';
-import { GoogleDirectory, type ExternalMember } from './directory.js';
-import {
-  createServiceAccount,
-  exchangeAssertion,
-  GOOGLE_TOKEN_AUD,
-  type AccessToken,
-  type ServiceAccount,
-} from './token.js';
+import { ApiError, errorBody, type ApiOptions } from './api.js';
+import { GoogleDirectory } from './directory.js';
+import { listActivities, REPORTS_PREFIX } from './reports.js';
+import { directoryRoute, ENDPOINT_SCOPES, type Family, type Route } from './routes.js';
+import { GoogleStore } from './store.js';
+import { createServiceAccount, exchangeAssertion, GOOGLE_TOKEN_AUD, type AccessToken } from './token.js';
+import type { FailRule, GoogleEmulator, GoogleEmulatorOptions, ThrottleStorm } from './types.js';
 
-export interface GoogleEmulatorOptions extends EmulatorOptions {
-  /**
-   * Per-user quota, queries per minute (sliding 60 s window), answered with 403
-   * `userRateLimitExceeded` when exceeded. Google's default is 2,400; 0 turns it off.
-   */
-  userQpm?: number;
-  /** Length of the quota window in ms (default 60,000; tests shorten it). */
-  quotaWindowMs?: number;
-  /** In-flight API requests allowed per account before 429 `rateLimitExceeded`; 0 = no limit. */
-  maxConcurrent?: number;
-  /** Lifetime of access tokens in seconds (Google: 3599). */
-  tokenTtlSec?: number;
-  /** See {@link ApiOptions.tokenOnFullLastPage}; default true. */
-  tokenOnFullLastPage?: boolean;
-}
-
-/** A scripted failure for requests whose path matches. */
-export interface FailRule {
-  path: RegExp;
-  fault: 'error' | 'truncate' | 'reset' | 'timeout';
-  /** Status for `error` (default 500) and `truncate` (default 200). */
-  status?: number;
-  /** How many matching requests fail (default: all). */
-  times?: number;
-  /** Matching requests that pass before the failures start (default 0). */
-  after?: number;
-}
-
-export interface ThrottleStorm {
-  /** The next `count` API requests are throttled. */
-  count: number;
-  status: 403 | 429;
-  /** Default `userRateLimitExceeded` for 403, `rateLimitExceeded` for 429. */
-  reason?: string;
-  /** Sends Retry-After (Google rarely does; clients must cope either way). */
-  retryAfterSec?: number;
-  /** Only requests whose path matches are throttled (default: every API request). */
-  path?: RegExp;
-}
-
-export interface GoogleEmulator extends RunningEmulator {
-  org: Org;
-  directory: GoogleDirectory;
-  serviceAccount: ServiceAccount;
-  /** The admin the service account may impersonate. */
-  adminEmail: string;
-  setFaults(f: FaultOptions | undefined): FaultOptions | undefined;
-  setLatency(ms: number): number;
-  throttle(storm: ThrottleStorm): ThrottleStorm;
-  failRequests(rule: FailRule): FailRule;
-  clearFailures(): void;
-  /** Revokes every access token issued so far (the next API call answers 401). */
-  expireTokens(): { revoked: number };
-  addSubgroup(parentId: string, childId: string): { parentId: string; childId: string };
-  removeSubgroup(parentId: string, childId: string): { parentId: string; childId: string };
-  addExternalMember(groupId: string, m: ExternalMember): ExternalMember;
-  /** Token requests answered so far (successful or not). */
-  tokenRequests(): number;
-}
+export type { FailRule, GoogleEmulator, GoogleEmulatorOptions, ThrottleStorm } from './types.js';
 
 const JSON_TYPE = 'application/json; charset=UTF-8';
 const API_PREFIX = '/admin/directory/v1/';
@@ -96,6 +24,8 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
   const org = opts.org ?? generateOrg(orgShape(opts));
   const directory = new GoogleDirectory(org);
   const adminEmail = `admin@${org.domain}`.toLowerCase();
+  const store = new GoogleStore(directory, adminEmail);
+  store.log.lagMs = opts.reportsLagMs ?? 0;
   const apiOptions: ApiOptions = { tokenOnFullLastPage: opts.tokenOnFullLastPage ?? true };
   const tokens = new Map<string, AccessToken>();
   const userQpm = opts.userQpm ?? 2400;
@@ -123,11 +53,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
   const url = `http://${opts.host ?? '127.0.0.1'}:${addr.port}`;
   const serviceAccount = createServiceAccount(`${url}/token`);
   const audiences = new Set([GOOGLE_TOKEN_AUD, `${url}/token`]);
-  const delegatedScopes = new Set([
-    ...ENDPOINT_SCOPES.users,
-    ...ENDPOINT_SCOPES.groups,
-    ...ENDPOINT_SCOPES.members,
-  ]);
+  const delegatedScopes = new Set(opts.delegatedScopes ?? [...Object.values(ENDPOINT_SCOPES).flat()]);
 
   function sendJson(
     res: ServerResponse,
@@ -194,7 +120,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
     return false;
   }
 
-  function authenticate(req: IncomingMessage, family: keyof typeof ENDPOINT_SCOPES): AccessToken {
+  function authenticate(req: IncomingMessage, family: Family): AccessToken {
     const h = req.headers.authorization;
     const bearer = h?.startsWith('Bearer ') ? h.slice(7) : null;
     if (bearer === null) {
@@ -275,18 +201,22 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
       return sendJson(res, 200, text, { 'cache-control': 'no-cache, no-store, max-age=0, must-revalidate' });
     }
 
-    if (!path.startsWith(API_PREFIX)) {
+    const reports = path.startsWith(REPORTS_PREFIX);
+    if (!path.startsWith(API_PREFIX) && !reports) {
       return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
     }
     if (req.method !== 'GET') {
       return sendError(res, new ApiError(405, 'httpMethodNotAllowed', 'Method not emulated (read-only API)'));
     }
-    const rest = path.slice(API_PREFIX.length).split('/').map(decodeURIComponent);
-    const family: keyof typeof ENDPOINT_SCOPES =
-      rest[0] === 'users' ? 'users' : rest[0] === 'groups' && rest[2] === 'members' ? 'members' : 'groups';
-    if (rest[0] !== 'users' && rest[0] !== 'groups') {
-      return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
-    }
+    const rest = path
+      .slice((reports ? REPORTS_PREFIX : API_PREFIX).length)
+      .split('/')
+      .map(decodeURIComponent);
+    const q = u.searchParams;
+    const route: Route | null = reports
+      ? { family: 'reports', answer: () => listActivities(store.log, directory.customerId, rest, q) }
+      : directoryRoute(directory, rest, q, apiOptions);
+    if (route === null) return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
 
     // In flight from arrival to answer, latency included: that is what the concurrency limit sees.
     inFlight++;
@@ -294,7 +224,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
       if (latencyMs > 0) await sleep(latencyMs);
       const fault = injectFault(path, res);
       if (fault === 'answered') return;
-      const token = authenticate(req, family);
+      const token = authenticate(req, route.family);
       if (storm && storm.count > 0 && (!storm.path || storm.path.test(path))) {
         storm.count--;
         const s = storm;
@@ -331,15 +261,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
           new ApiError(429, 'rateLimitExceeded', 'Rate Limit Exceeded', { domain: 'usageLimits' }),
         );
       }
-      const q = u.searchParams;
-      let body: Record<string, unknown>;
-      if (rest[0] === 'users' && rest.length === 1) body = listUsers(directory, q, apiOptions);
-      else if (rest[0] === 'users' && rest.length === 2) body = getUser(directory, rest[1] as string, q);
-      else if (rest[0] === 'groups' && rest.length === 1) body = listGroups(directory, q, apiOptions);
-      else if (rest[0] === 'groups' && rest.length === 2) body = getGroup(directory, rest[1] as string, q);
-      else if (rest[0] === 'groups' && rest.length === 3 && rest[2] === 'members') {
-        body = listMembers(directory, rest[1] as string, q, apiOptions);
-      } else return sendError(res, new ApiError(404, 'notFound', `Not Found: ${path}`));
+      const body = route.answer();
       const text = JSON.stringify(body);
       if (fault === 'truncate') return truncate(res, 200, {}, text);
       sendJson(res, 200, text, { etag: String(body.etag ?? '"0"') });
@@ -356,6 +278,7 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
     url,
     org,
     directory,
+    store,
     serviceAccount,
     adminEmail,
     connector: {
@@ -395,24 +318,12 @@ export async function startEmulator(opts: GoogleEmulatorOptions): Promise<Google
       tokens.clear();
       return { revoked };
     },
-    addSubgroup(parentId, childId) {
-      if (!directory.groups().byId.has(parentId)) throw new OrgMutationError(`no group ${parentId}`, 404);
-      if (!directory.groups().byId.has(childId)) throw new OrgMutationError(`no group ${childId}`, 404);
-      let set = directory.extraSubgroups.get(parentId);
-      if (!set) directory.extraSubgroups.set(parentId, (set = new Set()));
-      set.add(childId);
-      return { parentId, childId };
-    },
-    removeSubgroup(parentId, childId) {
-      directory.extraSubgroups.get(parentId)?.delete(childId);
-      return { parentId, childId };
-    },
-    addExternalMember(groupId, m) {
-      if (!directory.groups().byId.has(groupId)) throw new OrgMutationError(`no group ${groupId}`, 404);
-      let list = directory.externals.get(groupId);
-      if (!list) directory.externals.set(groupId, (list = []));
-      list.push(m);
-      return m;
+    addSubgroup: (parentId, childId) => store.addSubgroup(parentId, childId),
+    removeSubgroup: (parentId, childId) => store.removeSubgroup(parentId, childId),
+    addExternalMember: (groupId, m) => store.addExternalMember(groupId, m),
+    setReportsLag(ms) {
+      store.log.lagMs = Math.max(0, ms);
+      return store.log.lagMs;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

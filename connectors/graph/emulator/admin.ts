@@ -18,6 +18,7 @@ import {
   updateUser,
 } from '../../emulator-kit/mutate.js';
 import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
+import { planMutations, type Mutation } from '../../emulator-kit/plan.js';
 import type { FaultOptions } from '../../emulator-kit/types.js';
 import { readBody } from './http.js';
 import type { GraphStore, GraphTruth } from './store.js';
@@ -43,6 +44,8 @@ export interface EmulatorControl {
   addFaultRule(rule: FaultRule): void;
   clearFaultRules(): void;
   expireTokens(): void;
+  /** Expires every delta token issued so far: the next call with one answers 410. */
+  expireDeltaTokens(): void;
   truth(): GraphTruth;
   counters(): Record<string, number>;
 }
@@ -170,10 +173,91 @@ export async function handleAdmin(
     case 'DELETE rules':
       ctl.clearFaultRules();
       return { status: 204, body: undefined };
+    case 'POST mutate': {
+      // A seeded plan (emulator-kit/plan.ts) applied through the same mutation functions as every
+      // other admin route, so the delta service sees it like any change.
+      const plan = planMutations(org, {
+        seed: Number(body.seed ?? 1),
+        users: Number(body.users ?? 0),
+        memberships: Number(body.memberships ?? 0),
+        groups: Number(body.groups ?? 0),
+      });
+      return { status: 200, body: applyPlan(store, plan) };
+    }
+    case 'POST expire-delta-tokens':
+      ctl.expireDeltaTokens();
+      return { status: 204, body: undefined };
     case 'POST expire-tokens':
       ctl.expireTokens();
       return { status: 204, body: undefined };
     default:
       return { status: 404, body: { error: `no admin route ${method} ${path}` } };
   }
+}
+
+/** Applies a plan in order; an operation the org refuses is counted and skipped, not fatal. */
+export function applyPlan(
+  store: GraphStore,
+  plan: Mutation[],
+): { applied: number; ops: Record<string, number>; skipped: string[] } {
+  const org = store.org;
+  let applied = 0;
+  const ops: Record<string, number> = {};
+  const skipped: string[] = [];
+  // Indexed lookups kept up to date while the plan applies: mutate.ts finds objects by scanning,
+  // which a 1% plan at 100k users (20,000 membership moves) turns into minutes. Same checks.
+  const users = new Map(org.users.map((u) => [u.id, u]));
+  const groups = new Map(org.groups.map((g) => [g.id, g]));
+  const userOf = (id: string) => {
+    const u = users.get(id);
+    if (!u) throw new OrgMutationError(`no user ${id}`, 404);
+    return u;
+  };
+  const groupOf = (id: string) => {
+    const g = groups.get(id);
+    if (!g) throw new OrgMutationError(`no group ${id}`, 404);
+    return g;
+  };
+  for (const m of plan) {
+    try {
+      switch (m.op) {
+        case 'addUser':
+          users.set(m.user.id, addUser(org, { ...m.user }));
+          break;
+        case 'updateUser':
+          Object.assign(userOf(m.id), m.patch);
+          break;
+        case 'removeUser':
+          removeUser(org, m.id);
+          users.delete(m.id);
+          break;
+        case 'addGroup':
+          groups.set(m.group.id, addGroup(org, { ...m.group }));
+          break;
+        case 'updateGroup':
+          updateGroup(org, m.id, m.patch);
+          break;
+        case 'removeGroup':
+          removeGroup(org, m.id);
+          groups.delete(m.id);
+          break;
+        case 'setParent':
+          moveGroup(org, m.id, m.parentId);
+          break;
+        case 'addMember':
+          userOf(m.userId);
+          org.members.get(groupOf(m.groupId).id)?.add(m.userId);
+          break;
+        case 'removeMember':
+          org.members.get(groupOf(m.groupId).id)?.delete(m.userId);
+          break;
+      }
+      applied++;
+      ops[m.op] = (ops[m.op] ?? 0) + 1;
+    } catch (e) {
+      if (!(e instanceof OrgMutationError)) throw e;
+      skipped.push(`${m.op}: ${e.message}`);
+    }
+  }
+  return { applied, ops, skipped };
 }

@@ -41,7 +41,7 @@ export class TokenService {
   /** Lifetime of issued tokens, seconds (Entra ID: 60–90 minutes). */
   lifetimeSec = 3599;
   /** Application permissions carried by new tokens. */
-  roles = ['User.Read.All', 'GroupMember.Read.All'];
+  roles = ['User.Read.All', 'GroupMember.Read.All', 'Organization.Read.All'];
   tokensIssued = 0;
   private readonly key = randomBytes(32);
   private revokedBefore = 0;

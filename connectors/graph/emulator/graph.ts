@@ -9,18 +9,19 @@ import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
 import type { TokenClaims } from './auth.js';
 import type { DeltaService } from './delta.js';
 import { GraphHttpError, ok, type GraphResponse } from './http.js';
-import { graphId } from './ids.js';
-import {
-  GROUP_DEFAULT,
-  GROUP_PROPS,
-  MEMBER_SELECTABLE,
-  OTHER_PROPS,
-  render,
-  USER_DEFAULT,
-  USER_PROPS,
-  type OtherObject,
-} from './model.js';
+import { GROUP_DEFAULT, GROUP_PROPS, MEMBER_SELECTABLE, USER_DEFAULT, USER_PROPS } from './model.js';
 import { decodeCursor, encodeCursor, parseListQuery, resumeIndex, withSkiptoken } from './odata.js';
+import { advancedProps, compileOrderBy, compileSearch } from './advanced.js';
+import { memberOrgId, renderGroup, renderMember, renderUser } from './render.js';
+import {
+  countResponse,
+  directParents,
+  organization,
+  photo,
+  requireEventual,
+  transitiveMembers,
+  transitiveParents,
+} from './reads.js';
 import type { GraphStore, MemberRef } from './store.js';
 
 export interface GraphRequestContext {
@@ -31,6 +32,9 @@ export interface GraphRequestContext {
   claims: TokenClaims;
   /** Lower-case request headers. */
   headers: Record<string, string | undefined>;
+  /** The tenant's id and creation time (for `/organization`). */
+  tenantId: string;
+  created: string;
 }
 
 const USER_SELECTABLE = new Set(Object.keys(USER_PROPS));
@@ -57,6 +61,13 @@ const ANY_USER_READ = [
   'Directory.Read.All',
   'Directory.ReadWrite.All',
 ];
+const ANY_ORG_READ = [
+  'Organization.Read.All',
+  'Organization.ReadWrite.All',
+  'Directory.Read.All',
+  'Directory.ReadWrite.All',
+];
+const ANY_PHOTO_READ = ['ProfilePhoto.Read.All', 'User.Read.All', 'User.ReadWrite.All', 'Directory.Read.All'];
 const ANY_GROUP_READ = [
   'GroupMember.Read.All',
   'Group.Read.All',
@@ -81,50 +92,6 @@ function notFound(id: string): GraphHttpError {
     'Request_ResourceNotFound',
     `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
   );
-}
-
-function withOverrides(
-  store: GraphStore,
-  orgId: string,
-  o: Record<string, unknown>,
-): Record<string, unknown> {
-  const patch = store.overrides.get(orgId);
-  if (!patch) return o;
-  const out = { ...o };
-  for (const [k, v] of Object.entries(patch)) if (k in out || k === 'id') out[k] = v;
-  return out;
-}
-
-export function renderUser(
-  store: GraphStore,
-  u: OrgUser,
-  select: readonly string[],
-): Record<string, unknown> {
-  return withOverrides(store, u.id, render(USER_PROPS, u, store.org.domain, select));
-}
-
-export function renderGroup(
-  store: GraphStore,
-  g: OrgGroup,
-  select: readonly string[],
-): Record<string, unknown> {
-  return withOverrides(store, g.id, render(GROUP_PROPS, g, store.org.domain, select));
-}
-
-const memberOrgId = (m: MemberRef) => ('orgId' in m.obj ? m.obj.orgId : m.obj.id);
-
-export function memberKey(m: MemberRef): string {
-  return `${m.type}|${graphId(memberOrgId(m))}`;
-}
-
-/** A member as Graph lists it: the object's own properties plus `@odata.type`. */
-function renderMember(store: GraphStore, m: MemberRef, select: readonly string[] | null, typed: boolean) {
-  const head = typed ? { '@odata.type': `#microsoft.graph.${m.type}` } : {};
-  const domain = store.org.domain;
-  if (m.type === 'user') return { ...head, ...renderUser(store, m.obj, select ?? USER_DEFAULT) };
-  if (m.type === 'group') return { ...head, ...renderGroup(store, m.obj, select ?? GROUP_DEFAULT) };
-  const props = OTHER_PROPS[m.type];
-  return { ...head, ...render<OtherObject>(props, m.obj, domain, select ?? Object.keys(props)) };
 }
 
 function contextUrl(base: string, set: string, select: string[] | null): string {
@@ -174,25 +141,71 @@ export function handleGraph(
     throw new GraphHttpError(405, 'Request_BadRequest', `The HTTP method '${method}' is not allowed here.`);
   }
   const isDelta = id === 'delta' || id === 'delta()';
+  if (collection === 'organization') {
+    requireRole(ctx.claims, ANY_ORG_READ);
+    const o = organization(ctx.store, ctx.tenantId, ctx.created);
+    if (seg.length === 1) {
+      return ok({ '@odata.context': `${ctx.base}/v1.0/$metadata#organization`, value: [o] });
+    }
+    if (seg.length === 2) {
+      if ((id as string).toLowerCase() !== ctx.tenantId.toLowerCase()) throw notFound(id as string);
+      return ok({ '@odata.context': `${ctx.base}/v1.0/$metadata#organization/$entity`, ...o });
+    }
+  }
+  if (collection === 'users' && (nav === 'photo' || nav === 'photos') && seg.length <= 5) {
+    // Profile photos are served by the profile service: its own permission and throttling.
+    requireRole(ctx.claims, ANY_PHOTO_READ);
+    const u = ctx.store.userById(id as string);
+    if (!u) throw notFound(id as string);
+    return photo(ctx.base, u, seg.slice(2));
+  }
   if (collection === 'users') {
     requireRole(ctx.claims, ANY_USER_READ);
     if (seg.length === 1) return listUsers(`/v1.0/users`, query, ctx);
+    if (seg.length === 2 && id === '$count') {
+      requireEventual(ctx.headers, 'Count');
+      return countResponse(ctx.store.org.users.filter((u) => ctx.store.isListed(u)).length);
+    }
     if (seg.length === 2 && isDelta) return ctx.delta.handle('users', query, ctx);
     if (seg.length === 2) return getUser(id as string, query, ctx);
+    if ((nav === 'memberOf' || nav === 'transitiveMemberOf') && seg.length <= 4) {
+      requireRole(ctx.claims, ANY_GROUP_READ);
+      const u = ctx.store.userById(id as string);
+      if (!u) throw notFound(id as string);
+      const groups =
+        nav === 'memberOf'
+          ? directParents(ctx.store, u.id, false)
+          : transitiveParents(ctx.store, u.id, false);
+      return listParents(path, groups, cast, query, ctx);
+    }
   }
   if (collection === 'groups') {
     requireRole(ctx.claims, ANY_GROUP_READ);
     if (seg.length === 1) return listGroups('/v1.0/groups', query, ctx);
+    if (seg.length === 2 && id === '$count') {
+      requireEventual(ctx.headers, 'Count');
+      return countResponse(ctx.store.org.groups.length);
+    }
     if (seg.length === 2 && isDelta) return ctx.delta.handle('groups', query, ctx);
     if (seg.length === 2) return getGroup(id as string, query, ctx);
+    if ((nav === 'memberOf' || nav === 'transitiveMemberOf') && seg.length <= 4) {
+      const g = ctx.store.groupById(id as string);
+      if (!g) throw notFound(id as string);
+      const groups =
+        nav === 'memberOf' ? directParents(ctx.store, g.id, true) : transitiveParents(ctx.store, g.id, true);
+      return listParents(path, groups, cast, query, ctx);
+    }
+    if (nav === 'transitiveMembers' && (seg.length === 3 || seg.length === 4)) {
+      const only = castType(cast);
+      const g = ctx.store.groupById(id as string);
+      if (!g) throw notFound(id as string);
+      return listMembers(path, transitiveMembers(ctx.store, g), only, query, ctx);
+    }
     if (nav === 'members' && (seg.length === 3 || seg.length === 4)) {
-      let only: 'user' | 'group' | null = null;
-      if (cast === 'microsoft.graph.user') only = 'user';
-      else if (cast === 'microsoft.graph.group') only = 'group';
-      else if (cast !== undefined) {
-        throw new GraphHttpError(400, 'BadRequest', `Resource not found for the segment '${cast}'.`);
-      }
-      return listMembers(path, id as string, only, query, ctx);
+      const only = castType(cast);
+      const g = ctx.store.groupById(id as string);
+      if (!g) throw notFound(id as string);
+      return listMembers(path, ctx.store.members(g), only, query, ctx);
     }
   }
   throw new GraphHttpError(
@@ -215,9 +228,17 @@ function listUsers(path: string, query: URLSearchParams, ctx: GraphRequestContex
   const { store } = ctx;
   const filterProps = [...USER_FILTERABLE];
   const filter = q.filter;
+  const search = compileSearch(q.search, 'user', ctx.headers);
+  const order = compileOrderBy(q.orderby, 'user', ctx.headers, filter !== null || search !== null);
+  const adv = advancedProps('user');
   const keep = (u: OrgUser) =>
-    store.isListed(u) && (filter === null || filter(renderUser(store, u, filterProps)));
-  const { items, next } = page(store.org.users, (u) => u.id, keep, q.top ?? DEFAULT_PAGE, q.skiptoken);
+    store.isListed(u) &&
+    (filter === null || filter(renderUser(store, u, filterProps))) &&
+    (search === null || search(renderUser(store, u, adv)));
+  const list = order
+    ? [...store.org.users].sort((a, b) => order(renderUser(store, a, adv), renderUser(store, b, adv)))
+    : store.org.users;
+  const { items, next } = page(list, (u) => u.id, keep, q.top ?? DEFAULT_PAGE, q.skiptoken);
   const select = q.select ?? USER_DEFAULT;
   const body: Record<string, unknown> = { '@odata.context': contextUrl(ctx.base, 'users', q.select) };
   if (q.count) body['@odata.count'] = store.org.users.filter(keep).length;
@@ -262,8 +283,16 @@ function listGroups(path: string, query: URLSearchParams, ctx: GraphRequestConte
   const { store } = ctx;
   const filterProps = [...GROUP_FILTERABLE];
   const filter = q.filter;
-  const keep = (g: OrgGroup) => filter === null || filter(renderGroup(store, g, filterProps));
-  const { items, next } = page(store.org.groups, (g) => g.id, keep, q.top ?? DEFAULT_PAGE, q.skiptoken);
+  const search = compileSearch(q.search, 'group', ctx.headers);
+  const order = compileOrderBy(q.orderby, 'group', ctx.headers, filter !== null || search !== null);
+  const adv = advancedProps('group');
+  const keep = (g: OrgGroup) =>
+    (filter === null || filter(renderGroup(store, g, filterProps))) &&
+    (search === null || search(renderGroup(store, g, adv)));
+  const list = order
+    ? [...store.org.groups].sort((a, b) => order(renderGroup(store, a, adv), renderGroup(store, b, adv)))
+    : store.org.groups;
+  const { items, next } = page(list, (g) => g.id, keep, q.top ?? DEFAULT_PAGE, q.skiptoken);
   const select = (q.select ?? GROUP_DEFAULT).filter((s) => s !== 'members');
   const body: Record<string, unknown> = { '@odata.context': contextUrl(ctx.base, 'groups', q.select) };
   if (q.count) body['@odata.count'] = store.org.groups.filter(keep).length;
@@ -293,19 +322,37 @@ function getGroup(id: string, query: URLSearchParams, ctx: GraphRequestContext):
   return ok(o);
 }
 
+function castType(cast: string | undefined): 'user' | 'group' | null {
+  if (cast === undefined) return null;
+  if (cast === 'microsoft.graph.user') return 'user';
+  if (cast === 'microsoft.graph.group') return 'group';
+  throw new GraphHttpError(400, 'BadRequest', `Resource not found for the segment '${cast}'.`);
+}
+
 function listMembers(
   path: string,
-  id: string,
+  all: MemberRef[],
   only: 'user' | 'group' | null,
   query: URLSearchParams,
   ctx: GraphRequestContext,
 ): GraphResponse {
   const q = parseListQuery(query, 'directoryObject', MEMBER_SELECTABLE, new Set());
   checkCount(q.count, ctx.headers);
-  const g = ctx.store.groupById(id);
-  if (!g) throw notFound(id);
-  let members = ctx.store.members(g);
+  const search = compileSearch(q.search, 'directoryObject', ctx.headers);
+  compileOrderBy(q.orderby, 'directoryObject', ctx.headers, search !== null);
+  let members = all;
   if (only) members = members.filter((m) => m.type === only);
+  if (search)
+    members = members.filter((m) =>
+      search(
+        renderMember(
+          ctx.store,
+          m,
+          advancedProps('directoryObject').filter((p) => MEMBER_SELECTABLE.has(p)),
+          false,
+        ),
+      ),
+    );
   const { items, next } = page(members, memberOrgId, () => true, q.top ?? DEFAULT_PAGE, q.skiptoken);
   const set = only === null ? 'directoryObjects' : only === 'user' ? 'users' : 'groups';
   const body: Record<string, unknown> = { '@odata.context': contextUrl(ctx.base, set, q.select) };
@@ -313,5 +360,38 @@ function listMembers(
   if (next) body['@odata.nextLink'] = withSkiptoken(ctx.base, `/v1.0${path}`, query, next);
   // Items of a cast segment are all of the cast type, so Graph leaves `@odata.type` out.
   body.value = items.map((m) => renderMember(ctx.store, m, q.select, only === null));
+  return ok(body);
+}
+
+/** `memberOf` / `transitiveMemberOf`: the groups above an object (cast: `microsoft.graph.group`). */
+function listParents(
+  path: string,
+  groups: OrgGroup[],
+  cast: string | undefined,
+  query: URLSearchParams,
+  ctx: GraphRequestContext,
+): GraphResponse {
+  const q = parseListQuery(query, 'directoryObject', MEMBER_SELECTABLE, new Set());
+  checkCount(q.count, ctx.headers);
+  if (cast !== undefined && cast !== 'microsoft.graph.group') {
+    // Directory roles and administrative units are not modelled: none to list.
+    if (cast === 'microsoft.graph.directoryRole' || cast === 'microsoft.graph.administrativeUnit')
+      groups = [];
+    else throw new GraphHttpError(400, 'BadRequest', `Resource not found for the segment '${cast}'.`);
+  }
+  const { items, next } = page(
+    groups,
+    (g) => g.id,
+    () => true,
+    q.top ?? DEFAULT_PAGE,
+    q.skiptoken,
+  );
+  const typed = cast === undefined;
+  const body: Record<string, unknown> = {
+    '@odata.context': contextUrl(ctx.base, typed ? 'directoryObjects' : 'groups', q.select),
+  };
+  if (q.count) body['@odata.count'] = groups.length;
+  if (next) body['@odata.nextLink'] = withSkiptoken(ctx.base, `/v1.0${path}`, query, next);
+  body.value = items.map((g) => renderMember(ctx.store, { type: 'group', obj: g }, q.select, typed));
   return ok(body);
 }

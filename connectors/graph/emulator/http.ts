@@ -60,7 +60,8 @@ export function send(
   headers: Record<string, string>,
   body: unknown,
 ): void {
-  const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+  const text =
+    body === undefined ? '' : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(text)) });
   res.end(text);
 }

@@ -53,6 +53,12 @@ export interface GraphEmulator extends RunningEmulator, EmulatorControl {
   setOverride(orgId: string, patch: Record<string, unknown> | null): void;
 }
 
+/** When the emulated tenant was created (`/organization`). */
+const TENANT_CREATED = '2019-06-01T09:00:00Z';
+
+/** Profile photos are served by the profile service and not counted in the directory's budget. */
+const PHOTO_PATH = /^\/v1\.0\/users\/[^/]+\/photos?(\/|$)/;
+
 export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEmulator> {
   const org = opts.org ?? generateOrg(orgShape(opts));
   const store = new GraphStore(org);
@@ -63,7 +69,7 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
   // Entra ID client secrets look like `abc8Q~...` (40 characters).
   const clientSecret = `${randomBytes(3).toString('hex').slice(0, 3)}8Q~${randomBytes(27).toString('base64url').slice(0, 36)}`;
   const throttle = new TenantThrottle({ limit: 8000, windowMs: 10_000, ...opts.throttle });
-  const delta = new DeltaService();
+  const delta = new DeltaService(store);
   let faults: FaultOptions | undefined = opts.faults;
   let latencyMs = opts.latencyMs ?? 0;
   let rules: (FaultRule & { left: number })[] = [];
@@ -107,6 +113,8 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
       delta,
       claims,
       headers: req.headers as Record<string, string | undefined>,
+      tenantId,
+      created: TENANT_CREATED,
     };
   }
 
@@ -150,7 +158,7 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
         if (rule?.fault === 'error') throw faultError(rule.status ?? 500);
         if (drawFault(faults ? { errorRate: faults.errorRate } : undefined) === 'error')
           throw faultError(503);
-        const wait = throttle.take();
+        const wait = PHOTO_PATH.test(u.pathname) ? null : throttle.take();
         if (wait !== null) throw throttled(wait);
         r = handleGraph(
           String(raw.method ?? 'GET').toUpperCase(),
@@ -162,7 +170,9 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
         if (!(e instanceof GraphHttpError)) throw e;
         r = errorResponse(e, undefined);
       }
-      responses.push({ id, status: r.status, headers: r.headers, body: r.body });
+      // Binary bodies (photo `$value`) travel base64-encoded inside a batch.
+      const body = Buffer.isBuffer(r.body) ? r.body.toString('base64') : r.body;
+      responses.push({ id, status: r.status, headers: r.headers, body });
     }
     // Graph answers in any order; reversing catches clients that match responses by position.
     responses.reverse();
@@ -187,7 +197,7 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
     let r: GraphResponse;
     if (url.pathname === '/v1.0/$batch' && req.method === 'POST') r = await batch(req, ctx);
     else {
-      const wait = throttle.take();
+      const wait = PHOTO_PATH.test(url.pathname) ? null : throttle.take();
       if (wait !== null) throw throttled(wait);
       r = handleGraph(req.method ?? 'GET', url.pathname.slice('/v1.0'.length), url.searchParams, ctx);
     }
@@ -276,6 +286,7 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
     addFaultRule: (rule) => void rules.push({ ...rule, left: rule.times ?? Number.POSITIVE_INFINITY }),
     clearFaultRules: () => void (rules = []),
     expireTokens: () => tokens.revokeAll(),
+    expireDeltaTokens: () => delta.expireAll(),
     truth: (): GraphTruth => truthOf(store),
     counters: () => ({ ...counts, throttled: throttle.throttled, tokensIssued: tokens.tokensIssued }),
   };

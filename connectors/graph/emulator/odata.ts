@@ -14,6 +14,9 @@ export interface ListQuery {
   skiptoken: string | null;
   expand: string | null;
   count: boolean;
+  /** Raw `$search` and `$orderby` (see advanced.ts). */
+  search: string | null;
+  orderby: string | null;
 }
 
 /** Graph accepts the system query options with or without the `$` prefix on v1.0. */
@@ -66,6 +69,8 @@ export function parseListQuery(
     skiptoken: opt(q, 'skiptoken'),
     expand: opt(q, 'expand'),
     count: countRaw === 'true',
+    search: opt(q, 'search'),
+    orderby: opt(q, 'orderby'),
   };
 }
 

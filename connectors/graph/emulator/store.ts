@@ -89,8 +89,23 @@ export class GraphStore {
     return this.userByGraph.get(id.toLowerCase()) ?? this.userByOrg.get(id);
   }
 
-  /** Direct members of a group in a stable order: users, other objects, then groups. */
-  members(group: OrgGroup): MemberRef[] {
+  /** Child groups by parent org id (the tree's `parentId` edges), for reading many member lists at once. */
+  childIndex(): Map<string, OrgGroup[]> {
+    const index = new Map<string, OrgGroup[]>();
+    for (const g of this.org.groups) {
+      if (g.parentId === null) continue;
+      let list = index.get(g.parentId);
+      if (!list) index.set(g.parentId, (list = []));
+      list.push(g);
+    }
+    return index;
+  }
+
+  /**
+   * Direct members of a group in a stable order: users, other objects, then groups. Pass a
+   * {@link childIndex} when reading many groups (without one, each call scans every group).
+   */
+  members(group: OrgGroup, children?: Map<string, OrgGroup[]>): MemberRef[] {
     this.refresh();
     const out: MemberRef[] = [];
     for (const uid of this.org.members.get(group.id) ?? []) {
@@ -99,7 +114,7 @@ export class GraphStore {
     }
     for (const o of this.others.get(group.id) ?? []) out.push({ type: o.type, obj: o });
     const seen = new Set<string>();
-    for (const g of this.org.groups) {
+    for (const g of children ? (children.get(group.id) ?? []) : this.org.groups) {
       if (g.parentId === group.id) {
         seen.add(g.id);
         out.push({ type: 'group', obj: g });

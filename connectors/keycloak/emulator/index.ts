@@ -12,7 +12,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateOrg, orgShape, prng, type Org } from '../../emulator-kit/org.js';
 import type { EmulatorOptions, FaultOptions, RunningEmulator } from '../../emulator-kit/types.js';
+import { planMutations, type PlanOptions } from '../../emulator-kit/plan.js';
 import { serveControl } from './admin.js';
+import { AdminEventLog, type AdminEventSettings } from './events.js';
+import { RealmMutations } from './mutations.js';
+import { realmIdOf } from './realm.js';
 import { serveKeycloak, type EmulatedRealm, type EmulatorState, type FailureRule } from './server.js';
 import { RealmStore } from './store.js';
 import { TokenIssuer } from './tokens.js';
@@ -24,6 +28,11 @@ export interface KeycloakEmulatorOptions extends EmulatorOptions {
   tokenLifetimeSec?: number;
   /** Concurrent admin requests beyond this get 503 (Keycloak's `http-max-queued-requests`); 0 = no limit. */
   maxInFlight?: number;
+  /**
+   * Admin-event settings of the realm (default: enabled, with representations, kept forever, as
+   * Dirsync's setup guide asks; Keycloak's own default is disabled).
+   */
+  adminEvents?: Partial<AdminEventSettings>;
 }
 
 export interface KeycloakEmulator extends RunningEmulator {
@@ -51,6 +60,14 @@ export interface KeycloakEmulator extends RunningEmulator {
   rejectedTokenCount(): number;
   /** Most admin requests that were in flight at once. */
   peakInFlight(): number;
+  /** The realm's mutation path: changes made through it are recorded as admin events. */
+  readonly mutations: RealmMutations;
+  /** The realm's admin events. */
+  readonly adminEvents: AdminEventLog;
+  /** Draws a seeded plan (emulator-kit/plan.ts) and applies it through {@link mutations}. */
+  mutate(opts: PlanOptions): { planned: number; applied: number; skipped: number };
+  /** Changes the realm's admin-event settings (as `PUT /events/config` and the realm attributes do). */
+  setAdminEvents(settings: Partial<AdminEventSettings>): void;
 }
 
 /** Keycloak ids are UUIDs; re-key a generated org deterministically (same seed, same ids). */
@@ -93,6 +110,7 @@ export async function startEmulator(opts: KeycloakEmulatorOptions): Promise<Keyc
   const state: EmulatorState = {
     realms,
     tokens: new TokenIssuer('', opts.tokenLifetimeSec ?? 300),
+    startedAt: Date.now(),
     faults: opts.faults,
     latencyMs: opts.latencyMs ?? 0,
     stormRemaining: 0,
@@ -106,32 +124,57 @@ export async function startEmulator(opts: KeycloakEmulatorOptions): Promise<Keyc
     tokenRequests: 0,
     rejectedTokens: 0,
   };
+  const adminUserId = '5e7f1c7a-0000-4000-8000-ad0000000001';
+  const events = new AdminEventLog(
+    realmIdOf(realmName),
+    { enabled: true, details: true, ...opts.adminEvents },
+    {
+      realmId: realmIdOf('master'),
+      clientId: realmIdOf('admin-cli'),
+      userId: adminUserId,
+      ipAddress: '127.0.0.1',
+    },
+  );
+  const mutations = new RealmMutations(org, events);
   realms.set(realmName, {
     store: new RealmStore(realmName, org, { ...serviceAccount, created: Date.UTC(2024, 0, 1) }),
+    events,
+    mutations,
     clients: new Map([
       ['dirsync', { clientId: 'dirsync', secret: clientSecret, serviceAccount, directAccessGrants: false }],
     ]),
     passwords: new Map(),
   });
   if (realmName !== 'master') {
+    const masterOrg: Org = { domain: 'master', users: [], groups: [], members: new Map() };
+    const masterEvents = new AdminEventLog(
+      realmIdOf('master'),
+      { enabled: false, details: false },
+      {
+        realmId: realmIdOf('master'),
+        clientId: realmIdOf('admin-cli'),
+        userId: adminUserId,
+        ipAddress: '127.0.0.1',
+      },
+    );
     realms.set('master', {
-      store: new RealmStore('master', { domain: 'master', users: [], groups: [], members: new Map() }, null),
+      store: new RealmStore('master', masterOrg, null),
+      events: masterEvents,
+      mutations: new RealmMutations(masterOrg, masterEvents),
       clients: new Map([
         [
           'admin-cli',
           { clientId: 'admin-cli', secret: null, serviceAccount: null, directAccessGrants: true },
         ],
       ]),
-      passwords: new Map([
-        ['admin', { id: '5e7f1c7a-0000-4000-8000-ad0000000001', password: adminPassword }],
-      ]),
+      passwords: new Map([['admin', { id: adminUserId, password: adminPassword }]]),
     });
   }
 
   server = createServer((req, res) => {
     state.requests++;
     const handle = req.url?.startsWith('/__emulator/')
-      ? serveControl(state, org, req, res)
+      ? serveControl(state, realms.get(realmName) as EmulatedRealm, req, res)
       : serveKeycloak(state, req, res);
     handle.catch((e: unknown) => {
       if (!res.headersSent) {
@@ -188,6 +231,17 @@ export async function startEmulator(opts: KeycloakEmulatorOptions): Promise<Keyc
       const store = realms.get(realmName)?.store;
       if (patch === null) store?.userPatches.delete(id);
       else store?.userPatches.set(id, patch);
+    },
+    mutations,
+    adminEvents: events,
+    mutate: (o) => {
+      const plan = planMutations(org, o);
+      return { planned: plan.length, ...mutations.apply(plan) };
+    },
+    setAdminEvents: (s) => {
+      Object.assign(events.settings, s);
+      // RealmAdminResource.updateRealmEventsConfig records this (when admin events are on after it).
+      events.record('UPDATE', 'REALM', 'events/config', { ...events.settings });
     },
     close: async () => {
       srv.closeAllConnections();

@@ -5,8 +5,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { drawFault, hang, reset, sleep, truncate } from '../../emulator-kit/faults.js';
 import type { FaultOptions } from '../../emulator-kit/types.js';
+import { BadEventQuery, type AdminEventLog } from './events.js';
+import type { RealmMutations } from './mutations.js';
+import { realmRep, serverInfo } from './realm.js';
 import type { Page, RealmStore, UserFilter } from './store.js';
-import type { TokenIssuer } from './tokens.js';
+import type { TokenClaims, TokenIssuer } from './tokens.js';
 
 export interface EmulatedClient {
   clientId: string;
@@ -18,6 +21,10 @@ export interface EmulatedClient {
 
 export interface EmulatedRealm {
   store: RealmStore;
+  /** Admin events of the realm, recorded by `mutations`. */
+  events: AdminEventLog;
+  /** The realm's one mutation path (records admin events). */
+  mutations: RealmMutations;
   clients: Map<string, EmulatedClient>;
   /** Users who can sign in with the password grant (the master realm's admin). */
   passwords: Map<string, { id: string; password: string }>;
@@ -36,6 +43,8 @@ export interface FailureRule {
 export interface EmulatorState {
   realms: Map<string, EmulatedRealm>;
   tokens: TokenIssuer;
+  /** Epoch ms the emulator started (serverinfo's uptime). */
+  startedAt: number;
   faults: FaultOptions | undefined;
   latencyMs: number;
   /** Admin requests answered 503 right away, as Keycloak does past `http-max-queued-requests`. */
@@ -244,6 +253,43 @@ function admin(
   const store = realm.store;
   const ok = (body: unknown) => send(res, 200, body, cut);
   const [, kind, id, sub, ...rest] = parts;
+  if (kind === undefined) return ok(realmRep(realm.store.name, realm.events.settings));
+  if (kind === 'events' && id === 'config' && sub === undefined) {
+    const s = realm.events.settings;
+    return ok({
+      eventsEnabled: false,
+      eventsListeners: ['jboss-logging'],
+      enabledEventTypes: [],
+      adminEventsEnabled: s.enabled,
+      adminEventsDetailsEnabled: s.details,
+    });
+  }
+  if (kind === 'admin-events' && id === undefined) {
+    return ok(
+      realm.events.query({
+        ...(q.has('dateFrom') ? { dateFrom: q.get('dateFrom') as string } : {}),
+        ...(q.has('dateTo') ? { dateTo: q.get('dateTo') as string } : {}),
+        ...(q.has('direction') ? { direction: q.get('direction') as string } : {}),
+        first: int(q, 'first', 0),
+        max: int(q, 'max', 100),
+        resourceTypes: q.getAll('resourceTypes'),
+        operationTypes: q.getAll('operationTypes'),
+        ...(q.has('resourcePath') ? { resourcePath: q.get('resourcePath') as string } : {}),
+      }),
+    );
+  }
+  if (kind === 'users' && id !== undefined && id !== 'count' && sub === 'groups') {
+    const u = store.user(id);
+    if (!u) return send(res, 404, errorBody('User not found'));
+    const search = q.get('search') ?? undefined;
+    if (rest.length === 1 && rest[0] === 'count') return ok({ count: store.userGroups(id, search).length });
+    if (rest.length > 0) return notFound(res);
+    return ok(store.listUserGroups(id, search, page(q, -1, -1), !bool(q, 'briefRepresentation', true)));
+  }
+  if (kind === 'users' && id === 'profile' && rest.length === 0) {
+    if (sub === undefined) return ok(USER_PROFILE);
+    if (sub === 'metadata') return ok(userProfileMetadata());
+  }
   if (rest.length > 0) return notFound(res);
   if (kind === 'users') {
     if (id === undefined)
@@ -300,8 +346,77 @@ function admin(
   return notFound(res);
 }
 
+/** `GET /admin/realms`: the realms the caller may see (a realm's own admin sees only that realm). */
+function listRealms(state: EmulatorState, claims: TokenClaims, res: ServerResponse, cut: boolean): void {
+  const issuer = claims.iss.slice(claims.iss.lastIndexOf('/') + 1);
+  const visible = [...state.realms.entries()].filter(([name]) => issuer === 'master' || name === issuer);
+  send(
+    res,
+    200,
+    visible.map(([name, r]) => realmRep(name, r.events.settings)),
+    cut,
+  );
+}
+
+/** The realm's user profile (UPConfig): Keycloak's four built-in attributes plus the org's two. */
+const PROFILE_ATTRIBUTES = ['username', 'email', 'firstName', 'lastName', 'department', 'title'];
+const USER_PROFILE = {
+  attributes: PROFILE_ATTRIBUTES.map((name) => ({
+    name,
+    displayName: `\${${name}}`,
+    permissions: { view: ['admin', 'user'], edit: name === 'username' ? ['admin'] : ['admin', 'user'] },
+    multivalued: false,
+    ...(name === 'username' || name === 'email'
+      ? { validations: { length: { min: name === 'username' ? 3 : 1, max: 255 } } }
+      : {}),
+  })),
+  groups: [
+    {
+      name: 'user-metadata',
+      displayHeader: 'User metadata',
+      displayDescription: 'Attributes, which refer to user metadata',
+    },
+  ],
+  unmanagedAttributePolicy: 'ADMIN_VIEW',
+};
+
+function userProfileMetadata() {
+  return {
+    attributes: PROFILE_ATTRIBUTES.map((name) => ({
+      name,
+      displayName: `\${${name}}`,
+      required: name === 'username',
+      readOnly: false,
+      validators: {},
+      multivalued: false,
+    })),
+    groups: USER_PROFILE.groups,
+  };
+}
+
 function notFound(res: ServerResponse): void {
   send(res, 404, errorBody('Unable to find matching target resource method'));
+}
+
+/** `/admin/serverinfo` and `/admin/realms`: any valid admin token of any realm. */
+function adminRoot(
+  state: EmulatorState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  what: string,
+  cut: boolean,
+): void {
+  const bearer = req.headers.authorization;
+  const claims = bearer?.startsWith('Bearer ') ? state.tokens.verify(bearer.slice(7)) : null;
+  if (!claims) {
+    state.rejectedTokens++;
+    return send(res, 401, errorBody('HTTP 401 Unauthorized'));
+  }
+  if (req.method !== 'GET') return send(res, 405, errorBody('HTTP 405 Method Not Allowed'));
+  if (state.forbidden) return send(res, 403, errorBody('HTTP 403 Forbidden'));
+  if (what === 'realms') return listRealms(state, claims, res, cut);
+  const issuer = claims.iss.slice(claims.iss.lastIndexOf('/') + 1);
+  return send(res, 200, serverInfo(issuer === 'master', state.startedAt), cut);
 }
 
 /** Serves one request of the emulated Keycloak API (everything but `/__emulator`). */
@@ -317,6 +432,8 @@ export async function serveKeycloak(
     .filter((p) => p !== '')
     .map(decodeURIComponent);
   const isAdmin = parts[0] === 'admin' && parts[1] === 'realms' && parts.length >= 3;
+  const isAdminRoot =
+    parts[0] === 'admin' && parts.length === 2 && (parts[1] === 'serverinfo' || parts[1] === 'realms');
   const isToken =
     parts[0] === 'realms' &&
     parts.length === 5 &&
@@ -350,9 +467,10 @@ export async function serveKeycloak(
   try {
     if (isToken) return await token(state, parts[1] as string, req, res, cut);
     if (isAdmin) return admin(state, req, res, parts.slice(2), url.searchParams, cut);
+    if (isAdminRoot) return adminRoot(state, req, res, parts[1] as string, cut);
     return notFound(res);
   } catch (e) {
-    if (e instanceof BadParam) return send(res, 400, errorBody(e.message));
+    if (e instanceof BadParam || e instanceof BadEventQuery) return send(res, 400, errorBody(e.message));
     throw e;
   }
 }

@@ -316,6 +316,26 @@ export class RealmStore {
     return paginate(list, page).map((g) => this.groupRep(g, full, opts.subGroupsCount));
   }
 
+  /** The groups a user is a direct member of, by name (`search`: name substring, case-insensitive). */
+  userGroups(userId: string, search?: string): OrgGroup[] {
+    this.groupsIndex();
+    const s = search?.toLowerCase();
+    return this.org.groups
+      .filter(
+        (g) =>
+          this.org.members.get(g.id)?.has(userId) && (s === undefined || g.name.toLowerCase().includes(s)),
+      )
+      .sort((a, b) => cmp(a.name, b.name));
+  }
+
+  /** `GET /users/{id}/groups` (UserResource.groupMembership): brief by default, no subgroup counts. */
+  listUserGroups(userId: string, search: string | undefined, page: Page, full: boolean): Rep[] {
+    return paginate(this.userGroups(userId, search), page).map((g) => {
+      const { subGroups: _s, ...rep } = this.groupRep(g, full, false);
+      return rep;
+    });
+  }
+
   /** `GET /groups/{id}/members`: direct members in username order. */
   listMembers(id: string, page: Page, brief: boolean): Rep[] {
     this.usersIndex();

@@ -1,7 +1,11 @@
 /**
  * The emulator's admin API under `/__emulator/` (a path Okta does not use), so a separate process
  * (the benchmark, the CLI demo) can change the org and the emulator's behaviour between syncs.
+ * Every org change goes through {@link OktaStore.apply}, so the System Log and the timestamps
+ * record it as Okta would. This module depends on the store, not on the server that mounts it.
  *
+ *   POST   /__emulator/mutate                    {seed, users?, memberships?, groups?}
+ *                                                 a seeded plan (emulator-kit/plan.ts), applied
  *   POST   /__emulator/users                     {id, login, ...OrgUser}   add a user
  *   PATCH  /__emulator/users/:id                 {login?, status?, ...}    update a user
  *   DELETE /__emulator/users/:id                                           remove a user
@@ -11,6 +15,7 @@
  *   PUT    /__emulator/groups/:id/members/:uid                             add a membership
  *   DELETE /__emulator/groups/:id/members/:uid                             remove a membership
  *   PUT    /__emulator/groups/:id/parent         {parentId}                move (kept in the model; Okta renders no nesting)
+ *   PUT    /__emulator/log-delay                 {ms}                      System Log ingestion delay
  *   PUT    /__emulator/faults                    FaultOptions              random faults
  *   PUT    /__emulator/fault-rule                FaultRule | null          deterministic faults
  *   PUT    /__emulator/latency                   {ms}
@@ -19,85 +24,118 @@
  *   GET    /__emulator/stats                                               request counters
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import * as mutate from '../../emulator-kit/mutate.js';
+import { adminErrorAnswer, readJsonObject } from '../../emulator-kit/admin.js';
+import type { Fault } from '../../emulator-kit/faults.js';
+import type { FaultOptions } from '../../emulator-kit/types.js';
 import type { OrgUser } from '../../emulator-kit/org.js';
-import { readBody, sendJson } from './http.js';
-import type { OktaEmulator } from './index.js';
+import { planMutations, type Mutation } from '../../emulator-kit/plan.js';
+import { sendJson } from './http.js';
+import type { OktaStore } from './store.js';
+
+/** A deterministic fault: every matching API request fails this way, `times` times (default: for ever). */
+export interface FaultRule {
+  /** Request path prefix, e.g. `/api/v1/users`. */
+  pathPrefix?: string;
+  /** Only requests that carry an `after` cursor (i.e. not the first page). */
+  withCursor?: boolean;
+  fault: Fault;
+  times?: number;
+}
+
+/** What the admin API drives: the store and the server's knobs (the server implements this). */
+export interface EmulatorControls {
+  store: OktaStore;
+  setFaults(f: FaultOptions | undefined): void;
+  setFaultRule(r: FaultRule | null): void;
+  setLatency(ms: number): void;
+  /** The next `count` API requests answer 429 E0000047 (reset at the end of the second); 0 ends a storm. */
+  throttle(count: number): void;
+  /** Revokes every access token issued so far. */
+  expireTokens(): void;
+  stats(): unknown;
+}
+
+/** Counts of a plan's operations, for the caller's report. */
+function summarize(plan: readonly Mutation[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of plan) out[m.op] = (out[m.op] ?? 0) + 1;
+  return out;
+}
 
 export async function handleAdmin(
-  emu: OktaEmulator,
+  emu: EmulatorControls,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
 ): Promise<void> {
   const parts = path.split('/').filter(Boolean).slice(1).map(decodeURIComponent);
   const method = req.method ?? 'GET';
-  const raw = method === 'GET' || method === 'DELETE' ? '' : await readBody(req);
-  let body: Record<string, unknown> = {};
+  const store = emu.store;
   try {
-    body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
-  } catch {
-    return sendJson(res, 400, { error: 'body is not JSON' });
-  }
-  const org = emu.org;
-  const now = new Date().toISOString();
-  const touch = (id: string) => emu.stamps.lastUpdated.set(id, now);
-  const touchMembers = (id: string) => emu.stamps.lastMembershipUpdated.set(id, now);
-  try {
+    const body =
+      method === 'GET' || method === 'DELETE' ? {} : await readJsonObject(req, { blankIsEmpty: true });
     const [a, id, sub, uid] = parts;
     if (a === 'stats' && method === 'GET') return sendJson(res, 200, emu.stats());
+    if (a === 'mutate' && method === 'POST') {
+      const num = (k: string) => (body[k] === undefined ? undefined : Number(body[k]));
+      const plan = planMutations(store.org, {
+        seed: num('seed') ?? 1,
+        users: num('users'),
+        memberships: num('memberships'),
+        groups: num('groups'),
+      });
+      store.applyAll(plan);
+      return sendJson(res, 200, { applied: plan.length, ops: summarize(plan) });
+    }
     if (a === 'users' && method === 'POST' && !id) {
       const u = body as Partial<OrgUser> & { id: string; login: string };
-      const user = mutate.addUser(org, {
-        email: null,
-        givenName: u.login,
-        familyName: 'User',
-        displayName: u.login,
-        status: 'active',
-        department: 'Engineering',
-        title: 'Engineer',
-        created: now,
-        ...u,
+      const user = store.apply({
+        op: 'addUser',
+        user: {
+          email: null,
+          givenName: u.login,
+          familyName: 'User',
+          displayName: u.login,
+          status: 'active',
+          department: 'Engineering',
+          title: 'Engineer',
+          created: '',
+          ...u,
+        },
       });
-      touch(user.id);
       return sendJson(res, 201, user);
     }
-    if (a === 'users' && id && method === 'PATCH') {
-      const u = mutate.updateUser(org, id, body);
-      touch(id);
-      return sendJson(res, 200, u);
-    }
+    if (a === 'users' && id && method === 'PATCH')
+      return sendJson(res, 200, store.apply({ op: 'updateUser', id, patch: body }));
     if (a === 'users' && id && method === 'DELETE') {
-      mutate.removeUser(org, id);
+      store.apply({ op: 'removeUser', id });
       return sendJson(res, 204, {});
     }
     if (a === 'groups' && !id && method === 'POST') {
-      const g = mutate.addGroup(org, {
-        description: '',
-        parentId: null,
-        created: now,
-        ...(body as { id: string; name: string }),
+      const g = store.apply({
+        op: 'addGroup',
+        group: { description: '', parentId: null, created: '', ...(body as { id: string; name: string }) },
       });
       return sendJson(res, 201, g);
     }
-    if (a === 'groups' && id && !sub && method === 'PATCH') {
-      const g = mutate.updateGroup(org, id, body);
-      touch(id);
-      return sendJson(res, 200, g);
-    }
+    if (a === 'groups' && id && !sub && method === 'PATCH')
+      return sendJson(res, 200, store.apply({ op: 'updateGroup', id, patch: body }));
     if (a === 'groups' && id && !sub && method === 'DELETE') {
-      mutate.removeGroup(org, id);
+      store.apply({ op: 'removeGroup', id });
       return sendJson(res, 204, {});
     }
     if (a === 'groups' && id && sub === 'members' && uid) {
-      if (method === 'PUT') mutate.addMember(org, id, uid);
-      else if (method === 'DELETE') mutate.removeMember(org, id, uid);
+      if (method === 'PUT') store.apply({ op: 'addMember', groupId: id, userId: uid });
+      else if (method === 'DELETE') store.apply({ op: 'removeMember', groupId: id, userId: uid });
       else return sendJson(res, 405, { error: 'method' });
-      touchMembers(id);
       return sendJson(res, 204, {});
     }
     if (a === 'groups' && id && sub === 'parent' && method === 'PUT') {
-      mutate.moveGroup(org, id, (body.parentId as string | null) ?? null);
+      store.apply({ op: 'setParent', id, parentId: (body.parentId as string | null) ?? null });
+      return sendJson(res, 204, {});
+    }
+    if (a === 'log-delay' && method === 'PUT') {
+      store.logDelayMs = Number(body.ms ?? 0);
       return sendJson(res, 204, {});
     }
     if (a === 'faults' && method === 'PUT') {
@@ -105,7 +143,7 @@ export async function handleAdmin(
       return sendJson(res, 204, {});
     }
     if (a === 'fault-rule' && method === 'PUT') {
-      emu.setFaultRule(raw && raw !== 'null' ? (body as never) : null);
+      emu.setFaultRule(Object.keys(body).length > 0 ? (body as unknown as FaultRule) : null);
       return sendJson(res, 204, {});
     }
     if (a === 'latency' && method === 'PUT') {
@@ -122,7 +160,7 @@ export async function handleAdmin(
     }
     return sendJson(res, 404, { error: `no admin route ${method} ${path}` });
   } catch (e) {
-    if (e instanceof mutate.OrgMutationError) return sendJson(res, e.status, { error: e.message });
-    throw e;
+    const { status, body } = adminErrorAnswer(e);
+    return sendJson(res, status, body);
   }
 }

@@ -14,7 +14,7 @@ export interface ListResult {
   status: number;
   body: unknown;
   headers: Record<string, string>;
-  error?: { code: string; summary: string };
+  error?: { code: string; summary: string; causes?: string[] };
 }
 
 const USER_FILTER: Record<string, readonly string[]> = {

@@ -89,9 +89,17 @@ export function checkFilter(e: Expr, allowed: Record<string, readonly string[]>)
   if (!ops || !ops.includes(e.op)) throw new ExprError(`filter does not support ${e.attr} ${e.op}`);
 }
 
+/** The value at a dotted path; through arrays it collects every element's value (`target.id`). */
 function lookup(obj: unknown, path: string): unknown {
   let v: unknown = obj;
   for (const k of path.split('.')) {
+    if (Array.isArray(v)) {
+      v = v.flatMap((x) => {
+        const y = typeof x === 'object' && x !== null ? (x as Record<string, unknown>)[k] : undefined;
+        return y === undefined ? [] : [y];
+      });
+      continue;
+    }
     if (typeof v !== 'object' || v === null) return undefined;
     v = (v as Record<string, unknown>)[k];
   }

@@ -10,13 +10,17 @@ import { drawFault, hang, reset, sleep, truncate, type Fault } from '../../emula
 import { generateOrg, type Org } from '../../emulator-kit/org.js';
 import type { EmulatorOptions, FaultOptions, RunningEmulator } from '../../emulator-kit/types.js';
 import { familyOf } from '../budget.js';
-import { handleAdmin } from './admin.js';
-import { listGroups, listGroupUsers, listUsers, OrgIndex, type ListResult } from './api.js';
+import { handleAdmin, type EmulatorControls, type FaultRule } from './admin.js';
+import { listGroups, listGroupUsers, listUsers, type ListResult } from './api.js';
 import { OrgAuth } from './auth.js';
 import { readBody, sendJson, sendOktaError } from './http.js';
+import { listLogs } from './logs.js';
 import { DEFAULT_RATE_LIMITS, OrgRateLimiter, type RateLimits } from './ratelimit.js';
 import type { Stamps } from './render.js';
+import { getGroup, getOrg, getUser, listUserGroups } from './resources.js';
+import { OktaStore } from './store.js';
 
+export type { FaultRule } from './admin.js';
 export { EVERYONE_ID, oktaEmail, oktaGroupType, oktaLogin, oktaStatus } from './render.js';
 
 export interface OktaEmulatorOptions extends EmulatorOptions {
@@ -33,29 +37,16 @@ export interface OktaEmulatorOptions extends EmulatorOptions {
   rateLimitWindowMs?: number;
   /** Concurrent requests in flight per org (Okta: 75; 35 on Integrator Free). */
   concurrencyLimit?: number;
+  /** Delay before a System Log event can be read (Okta ingests events asynchronously). Default 0. */
+  logDelayMs?: number;
 }
 
-/** A deterministic fault: every matching API request fails this way, `times` times (default: for ever). */
-export interface FaultRule {
-  /** Request path prefix, e.g. `/api/v1/users`. */
-  pathPrefix?: string;
-  /** Only requests that carry an `after` cursor (i.e. not the first page). */
-  withCursor?: boolean;
-  fault: Fault;
-  times?: number;
-}
-
-export interface OktaEmulator extends RunningEmulator {
+export interface OktaEmulator extends RunningEmulator, EmulatorControls {
   org: Org;
   stamps: Stamps;
   auth: OrgAuth;
   setFaults(f: FaultOptions | undefined): void;
   setFaultRule(r: FaultRule | null): void;
-  setLatency(ms: number): void;
-  /** The next `count` API requests answer 429 E0000047 (reset at the end of the second); 0 ends a storm. */
-  throttle(count: number): void;
-  /** Revokes every access token issued so far. */
-  expireTokens(): void;
   setTokenTtl(seconds: number): void;
   setRateLimits(limits: Partial<RateLimits>, windowMs?: number): void;
   /** Serves the user or group `id` with these fields overwritten (null: as it is); for malformed-record tests. */
@@ -75,7 +66,7 @@ export async function startEmulator(opts: OktaEmulatorOptions): Promise<OktaEmul
       clientId,
       publicKey,
       keyId,
-      scopes: new Set(opts.grantedScopes ?? ['okta.users.read', 'okta.groups.read']),
+      scopes: new Set(opts.grantedScopes ?? ['okta.users.read', 'okta.groups.read', 'okta.logs.read']),
       requireDpop: opts.requireDpop ?? true,
     },
     opts.tokenTtlSeconds ?? 3600,
@@ -85,8 +76,8 @@ export async function startEmulator(opts: OktaEmulatorOptions): Promise<OktaEmul
     opts.rateLimitWindowMs ?? 60_000,
     opts.concurrencyLimit ?? 75,
   );
-  const stamps: Stamps = { lastUpdated: new Map(), lastMembershipUpdated: new Map(), overrides: new Map() };
-  const index = new OrgIndex(org);
+  const store = new OktaStore(org, { logDelayMs: opts.logDelayMs ?? 0 });
+  const { stamps, index } = store;
   let faults = opts.faults;
   let rule: (FaultRule & { left: number }) | null = null;
   let latencyMs = opts.latencyMs ?? 0;
@@ -169,7 +160,11 @@ export async function startEmulator(opts: OktaEmulatorOptions): Promise<OktaEmul
       ? 'okta.users.read'
       : path.startsWith('/api/v1/groups')
         ? 'okta.groups.read'
-        : null;
+        : path === '/api/v1/logs'
+          ? 'okta.logs.read'
+          : path === '/api/v1/org'
+            ? 'okta.orgs.read'
+            : null;
     if (who.scopes !== 'all' && (needed === null || !who.scopes.has(needed))) {
       return sendOktaError(
         res,
@@ -192,21 +187,31 @@ export async function startEmulator(opts: OktaEmulatorOptions): Promise<OktaEmul
       );
 
     let result: ListResult;
+    const q = url.searchParams;
     const members = /^\/api\/v1\/groups\/([^/]+)\/users$/.exec(path);
-    if (path === '/api/v1/users') result = listUsers(org, index, base, url.searchParams, stamps);
-    else if (path === '/api/v1/groups') result = listGroups(org, base, url.searchParams, stamps);
-    else if (members)
-      result = listGroupUsers(
-        org,
-        index,
-        base,
-        decodeURIComponent(members[1] as string),
-        url.searchParams,
-        stamps,
-      );
+    const user = /^\/api\/v1\/users\/([^/]+)$/.exec(path);
+    const userGroups = /^\/api\/v1\/users\/([^/]+)\/groups$/.exec(path);
+    const group = /^\/api\/v1\/groups\/([^/]+)$/.exec(path);
+    const arg = (m: RegExpExecArray) => decodeURIComponent(m[1] as string);
+    if (path === '/api/v1/users') result = listUsers(org, index, base, q, stamps);
+    else if (path === '/api/v1/groups') result = listGroups(org, base, q, stamps);
+    else if (members) result = listGroupUsers(org, index, base, arg(members), q, stamps);
+    else if (path === '/api/v1/logs') result = listLogs(store, base, q);
+    else if (path === '/api/v1/org') result = getOrg(store, base);
+    else if (userGroups) result = listUserGroups(store, base, arg(userGroups));
+    else if (user) result = getUser(store, base, arg(user), q);
+    else if (group) result = getGroup(store, base, arg(group), q);
     else return sendOktaError(res, 404, 'E0000007', `Not found: Resource not found: ${path} (Resource)`, rl);
 
-    if (result.error) return sendOktaError(res, result.status, result.error.code, result.error.summary, rl);
+    if (result.error)
+      return sendOktaError(
+        res,
+        result.status,
+        result.error.code,
+        result.error.summary,
+        rl,
+        result.error.causes,
+      );
     const headers = { ...rl, ...result.headers };
     switch (pickFault(url)) {
       case 'error':
@@ -248,6 +253,7 @@ export async function startEmulator(opts: OktaEmulatorOptions): Promise<OktaEmul
     url: base,
     org,
     stamps,
+    store,
     auth,
     connector: { name: 'okta-emulator', kind: 'okta', orgUrl: base, auth: connectorAuth },
     env: { DIRSYNC_OKTA_API_TOKEN: apiToken, DIRSYNC_OKTA_PRIVATE_KEY: privatePem },

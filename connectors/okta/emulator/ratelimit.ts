@@ -10,8 +10,10 @@ export type RateLimits = Record<Family, number>;
 
 export const DEFAULT_RATE_LIMITS: RateLimits = {
   users: 600,
+  user: 2000,
   groups: 500,
   group: 1000,
+  logs: 120,
   token: 600,
   other: 1200,
 };

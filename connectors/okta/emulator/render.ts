@@ -52,6 +52,8 @@ export const AD_APP_ID = '0oaActiveDirectory0001';
 export interface Stamps {
   lastUpdated: Map<string, string>;
   lastMembershipUpdated: Map<string, string>;
+  /** When a user's status last changed (absent: never since it was created). */
+  statusChanged?: Map<string, string>;
   /** Test knob: fields merged over a rendered user or group, to serve malformed records. */
   overrides: Map<string, Record<string, unknown>>;
 }
@@ -70,7 +72,7 @@ export function renderUser(org: Org, u: OrgUser, base: string, stamps: Stamps): 
     status,
     created: u.created,
     activated: staged ? null : u.created,
-    statusChanged: status === 'ACTIVE' ? null : updated,
+    statusChanged: stamps.statusChanged?.get(u.id) ?? (status === 'ACTIVE' ? null : updated),
     lastLogin: null,
     lastUpdated: updated,
     passwordChanged: staged ? null : u.created,

@@ -4,10 +4,11 @@
  * The live view listens to /api/events (Server-Sent Events) and re-renders the current page when a
  * run moves, keeping keyboard focus where it was.
  */
-import { chart } from './chart.js';
+import { changesChart, guardChart, removalsChart, sizeChart } from './chart.js';
 import {
-  ago,
+  absolute,
   api,
+  confirmDialog,
   badge,
   countsLine,
   duration,
@@ -16,6 +17,7 @@ import {
   opBadge,
   pager,
   qs,
+  refreshTimes,
   setCsrf,
   time,
   toast,
@@ -230,6 +232,7 @@ async function overview() {
                       h('a', { href: `#/runs/${c.lastRun.id}` }, `#${c.lastRun.id}`),
                       ' ',
                       badge(c.lastRun.status),
+                      c.lastRun.dryRun ? [' ', h('span', { class: 'tag' }, 'dry run')] : null,
                       ' ',
                       time(c.lastRun.startedAt),
                     ]
@@ -337,9 +340,24 @@ async function connectorPage({ name }, params) {
           c.heldRuns.map((id, i) => [i ? ', ' : '', h('a', { href: `#/runs/${id}` }, `run #${id}`)]),
         )
       : null,
+    c.configProblems
+      ? h(
+          'div',
+          { class: 'callout' },
+          'This connector cannot run as configured: ',
+          h(
+            'ul',
+            {},
+            c.configProblems.problems.map((p) => h('li', {}, `${p.path}: ${p.reason}`)),
+          ),
+        )
+      : null,
     directoryFigures(c, h('div', {}, h('dt', {}, 'Last success'), h('dd', {}, time(c.lastSuccessAt)))),
-    h('h2', {}, 'Runs over time'),
-    chart(c.trend),
+    testConnectionPanel(c.name),
+    h('h2', {}, 'Directory size over time'),
+    sizeChart(c.trend),
+    h('h2', {}, 'Changes per run'),
+    changesChart(c.trend),
     h('h2', {}, 'Run history'),
     runsTable(runs.items, { showConnector: false }),
     pager(runs, (o) => go(`/connectors/${name}`, { offset: o })),
@@ -349,6 +367,98 @@ async function connectorPage({ name }, params) {
       h('summary', {}, 'Configuration (secrets are shown as references, never values)'),
       h('pre', {}, JSON.stringify(c.config, null, 2)),
     ),
+  ];
+}
+
+/** "Test connection": signs in to the IdP, reads a first page, says what is missing. */
+function testConnectionPanel(name) {
+  const out = h('div', { class: 'test-result', role: 'status', 'aria-live': 'polite' });
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      id: 'test-connection',
+      onclick: async () => {
+        button.disabled = true;
+        out.replaceChildren(h('p', { class: 'muted' }, 'Testing the connection…'));
+        try {
+          const r = await api(`/api/connectors/${encodeURIComponent(name)}/test`, { method: 'POST' });
+          out.replaceChildren(
+            h(
+              'div',
+              { class: r.ok ? 'callout ok' : 'callout error' },
+              h('strong', {}, r.ok ? 'Connection works' : 'Connection failed'),
+              h(
+                'ul',
+                {},
+                r.findings.map((f) => h('li', {}, f)),
+              ),
+              r.error ? h('p', { class: 'muted' }, r.error.code) : null,
+            ),
+          );
+        } catch (e) {
+          out.replaceChildren(h('p', { class: 'error' }, `Could not test: ${e.message}`));
+        } finally {
+          button.disabled = false;
+        }
+      },
+    },
+    'Test connection',
+  );
+  return h('section', { class: 'test-connection', 'aria-label': 'Test connection' }, button, out);
+}
+
+/** Every change that touched one user or group, newest first (the history API). */
+async function historySection(name, type, id) {
+  let hist;
+  try {
+    hist = await api(`/api/connectors/${encodeURIComponent(name)}/${type}/${encodeURIComponent(id)}/history`);
+  } catch {
+    return null;
+  }
+  const rows = hist.entries.map((e) => {
+    let what;
+    if (e.object === 'membership') {
+      what = e.other
+        ? [
+            e.operation === 'add' ? 'joined ' : 'left ',
+            h(
+              'a',
+              { href: `#/connectors/${name}/groups/${encodeURIComponent(e.other.externalId)}` },
+              e.other.label ?? e.other.externalId,
+            ),
+          ]
+        : `${e.operation === 'add' ? 'added' : 'removed'} ${num(e.members)} ${e.memberType ?? 'member'}${e.members === 1 ? '' : 's'}`;
+    } else {
+      what = [
+        opBadge(e.operation),
+        e.fields.length
+          ? ` ${e.fields.map((f) => `${f.field}: ${fmt(f.before)} → ${fmt(f.after)}`).join(', ')}`
+          : '',
+      ];
+    }
+    return h(
+      'tr',
+      {},
+      h('td', {}, time(e.at)),
+      h('td', {}, h('a', { href: `#/runs/${e.runId}` }, `#${e.runId}`), ` ${e.trigger}`),
+      h('td', {}, what, e.why ? h('div', { class: 'muted' }, e.why) : null),
+    );
+  });
+  return [
+    h('h2', {}, 'History'),
+    hist.deletionDueAt
+      ? h(
+          'p',
+          { class: 'callout' },
+          'Left the identity provider; will be deleted ',
+          time(hist.deletionDueAt),
+          ` (${absolute(hist.deletionDueAt)}).`,
+        )
+      : null,
+    rows.length
+      ? gridTable(['When', 'Run', 'What happened'], rows)
+      : h('p', { class: 'muted' }, 'No recorded changes.'),
   ];
 }
 
@@ -380,7 +490,7 @@ async function runsPage(_args, params) {
       'select',
       { id: 'f-status', name: 'status' },
       h('option', { value: '' }, 'Any'),
-      ['running', 'succeeded', 'failed', 'needs_approval', 'approved', 'rejected'].map((s) =>
+      ['running', 'succeeded', 'failed', 'needs_approval', 'approved', 'rejected', 'superseded'].map((s) =>
         h('option', { value: s, selected: s === status }, s.replace('_', ' ')),
       ),
     ),
@@ -407,8 +517,23 @@ async function runPage({ id }, params) {
   const totalMs = Object.values(run.phaseMs).reduce((a, b) => a + b, 0) || 1;
 
   const act = async (action) => {
+    const removals = (run.guard ?? []).map(
+      (g) =>
+        `${num(g.removals)} ${g.kind === 'group' ? `memberships of ${g.groupLabel ?? g.group}` : g.kind}`,
+    );
+    const by = await confirmDialog({
+      title: action === 'approve' ? `Apply run #${run.id}?` : `Reject run #${run.id}?`,
+      body:
+        action === 'approve'
+          ? `This applies exactly the changes listed on this page, including the removals the guard held (${removals.join(', ') || 'none'}). It cannot be undone by Dirsync.`
+          : 'This discards the held changes; nothing is applied. The next run compares again.',
+      confirmLabel: action === 'approve' ? 'Approve and apply' : 'Reject',
+      danger: action === 'approve',
+      askName: true,
+    });
+    if (!by) return;
     try {
-      const r = await api(`/api/runs/${run.id}/${action}`, { method: 'POST' });
+      const r = await api(`/api/runs/${run.id}/${action}`, { method: 'POST', body: { by } });
       toast(`Run #${run.id} ${r.status}.`, 'ok');
     } catch (e) {
       toast(`Could not ${action} run #${run.id}: ${e.message}`, 'error');
@@ -454,8 +579,11 @@ async function runPage({ id }, params) {
       h('dd', {}, h('a', { href: `#/connectors/${run.connector}` }, run.connector)),
       h('dt', {}, 'Trigger'),
       h('dd', {}, run.trigger, run.fullResync ? ' (full resync)' : ''),
+      run.mode
+        ? [h('dt', {}, 'Read'), h('dd', {}, run.mode, run.modeReason ? ` (${run.modeReason})` : '')]
+        : null,
       h('dt', {}, 'Started'),
-      h('dd', {}, new Date(run.startedAt).toLocaleString(), ' (', ago(run.startedAt), ')'),
+      h('dd', {}, absolute(run.startedAt), ' (', time(run.startedAt), ')'),
       h('dt', {}, 'Duration'),
       h('dd', {}, duration(run.durationMs)),
       h('dt', {}, 'Requests'),
@@ -484,33 +612,54 @@ async function runPage({ id }, params) {
           run.errorMessage,
         )
       : null,
-    held
+    run.guard?.length && !run.dryRun
       ? h(
           'section',
-          { class: 'callout held', 'aria-labelledby': 'held-h' },
-          h('h2', { id: 'held-h' }, 'Held by the deletion guard'),
+          { class: held ? 'callout held' : 'callout', 'aria-labelledby': 'held-h' },
+          h(
+            'h2',
+            { id: 'held-h' },
+            held
+              ? 'Held by the deletion guard'
+              : run.status === 'approved'
+                ? 'Held by the deletion guard, then approved'
+                : run.status === 'rejected'
+                  ? 'Held by the deletion guard, then rejected'
+                  : 'Deletion guard',
+          ),
           h(
             'ul',
             {},
             (run.guard ?? []).map((g) =>
-              h('li', {}, `${g.kind}: ${num(g.removals)} removals of ${num(g.existing)} — ${g.rule}`),
+              h(
+                'li',
+                {},
+                `${g.kind === 'group' ? `group ${g.groupLabel ?? g.group}` : g.kind}: ${num(g.removals)} removals of ${num(g.existing)} — ${g.rule}`,
+              ),
             ),
           ),
-          h('p', {}, 'Nothing was applied. Check the pending removals below, then:'),
-          h(
-            'p',
-            { class: 'actions' },
+          guardChart(run),
+          removalsChart(run.removalsByGroup),
+          held
+            ? h('p', {}, 'Nothing was applied. Check the pending removals below, then:')
+            : run.status === 'rejected'
+              ? h('p', {}, `Rejected by ${run.resolvedBy ?? 'someone'}: nothing was applied.`)
+              : h('p', {}, `Approved by ${run.resolvedBy ?? 'someone'}: the changes below were applied.`),
+          held &&
             h(
-              'button',
-              { type: 'button', class: 'primary', id: 'approve', onclick: () => act('approve') },
-              `Approve and apply run #${run.id}`,
+              'p',
+              { class: 'actions' },
+              h(
+                'button',
+                { type: 'button', class: 'primary', id: 'approve', onclick: () => act('approve') },
+                `Approve and apply run #${run.id}`,
+              ),
+              h(
+                'button',
+                { type: 'button', class: 'danger', id: 'reject', onclick: () => act('reject') },
+                'Reject',
+              ),
             ),
-            h(
-              'button',
-              { type: 'button', class: 'danger', id: 'reject', onclick: () => act('reject') },
-              'Reject',
-            ),
-          ),
           h(
             'p',
             {},
@@ -579,7 +728,19 @@ async function runPage({ id }, params) {
         h('p', { class: 'muted' }, 'The IdP sent: ', snapshotLine(run.snapshot)),
       ),
     ),
-    h('h2', { id: 'changes' }, held || run.dryRun ? 'What this run would change' : 'What changed'),
+    h(
+      'h2',
+      { id: 'changes' },
+      held
+        ? 'What this run would change'
+        : run.dryRun
+          ? 'What this dry run would change (nothing was applied)'
+          : run.status === 'rejected'
+            ? 'What this run would have changed (rejected: nothing was applied)'
+            : run.status === 'failed'
+              ? 'What changed (nothing: the run failed)'
+              : 'What changed',
+    ),
     h(
       'nav',
       { class: 'chips', 'aria-label': 'Filter changes' },
@@ -676,22 +837,21 @@ function changesTable(items, connector) {
             c.members.map((m, i) => [i ? ', ' : '', link(c.memberType, m.externalId, m.label)]),
             more > 0 ? ` and ${num(more)} more` : '',
           ];
-        } else if (c.operation === 'update' && (c.before || c.after)) {
-          const keys = [...new Set([...Object.keys(c.before ?? {}), ...Object.keys(c.after ?? {})])];
+        } else if (c.fields && c.fields.length > 0) {
           details = h(
             'table',
             { class: 'diff' },
             h(
               'tbody',
               {},
-              keys.map((k) =>
+              c.fields.map((f) =>
                 h(
                   'tr',
                   {},
-                  h('th', { scope: 'row' }, k),
-                  h('td', { class: 'before' }, h('del', {}, fmt(c.before?.[k]))),
+                  h('th', { scope: 'row' }, f.field),
+                  h('td', { class: 'before' }, h('del', {}, fmt(f.before))),
                   h('td', { 'aria-hidden': 'true' }, '→'),
-                  h('td', { class: 'after' }, h('ins', {}, fmt(c.after?.[k]))),
+                  h('td', { class: 'after' }, h('ins', {}, fmt(f.after))),
                 ),
               ),
             ),
@@ -716,7 +876,7 @@ function changesTable(items, connector) {
 }
 
 async function directoryIndex() {
-  const { items } = await api('/api/connectors');
+  const [{ items }, apps] = await Promise.all([api('/api/connectors'), api('/api/crowd/applications')]);
   connectors = items;
   return [
     h('h1', {}, 'Directory'),
@@ -736,6 +896,54 @@ async function directoryIndex() {
         ),
       ),
     ),
+    crowdApplications(apps),
+  ];
+}
+
+/** The Atlassian applications reading the directories over the Crowd API (crowd.applications). */
+function crowdApplications(apps) {
+  return [
+    h('h2', { id: 'crowd' }, 'Atlassian applications (Crowd API)'),
+    apps.length === 0
+      ? h(
+          'p',
+          { class: 'muted' },
+          'No application is configured. Add crowd.applications to the config to let Jira or Confluence ',
+          'use these directories as a “Crowd directory” (see the README, “Connect Jira / Confluence”).',
+        )
+      : gridTable(
+          [
+            'Application',
+            'Directories, in precedence order',
+            'Allowed addresses',
+            'Last access',
+            ['Requests', 'num'],
+          ],
+          apps.map((a) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, h('strong', {}, a.name)),
+              h(
+                'td',
+                {},
+                a.directories.map((d, i) => [
+                  i ? ' → ' : '',
+                  h('a', { href: `#/connectors/${encodeURIComponent(d)}` }, d),
+                ]),
+              ),
+              h('td', {}, a.allowedAddresses ? a.allowedAddresses.join(', ') : 'any'),
+              h(
+                'td',
+                {},
+                a.lastAccessAt
+                  ? [time(a.lastAccessAt), a.lastAddress ? ` from ${a.lastAddress}` : '']
+                  : 'never',
+              ),
+              h('td', { class: 'num' }, num(a.requests)),
+            ),
+          ),
+        ),
   ];
 }
 
@@ -880,7 +1088,22 @@ function groupsPage({ name }, params) {
   return directoryListPage('groups', name, params);
 }
 
-async function userPage({ name, id }) {
+/** A user's page: its record and groups, then its history across runs. */
+async function userPage(args) {
+  const [page, history] = await Promise.all([userDetails(args), historySection(args.name, 'users', args.id)]);
+  return [page, history];
+}
+
+/** A group's page: its members, then its history across runs. */
+async function groupPage(args, params) {
+  const [page, history] = await Promise.all([
+    groupDetails(args, params),
+    historySection(args.name, 'groups', args.id),
+  ]);
+  return [page, history];
+}
+
+async function userDetails({ name, id }) {
   const u = await api(`/api/connectors/${encodeURIComponent(name)}/users/${encodeURIComponent(id)}`);
   const groupLink = (g) =>
     h('a', { href: `#/connectors/${name}/groups/${encodeURIComponent(g.externalId)}` }, g.name);
@@ -935,7 +1158,7 @@ async function userPage({ name, id }) {
   ];
 }
 
-async function groupPage({ name, id }, params) {
+async function groupDetails({ name, id }, params) {
   const effective = params.get('effective') === 'true';
   const offset = Number(params.get('offset') ?? 0);
   const g = await api(
@@ -1037,6 +1260,8 @@ async function boot() {
   window.addEventListener('hashchange', () => void render());
   await render();
   live();
+  // "14 s ago" must not stay "14 s ago": every relative time is rewritten as time passes.
+  window.setInterval(() => refreshTimes(), 10_000);
 }
 
 void boot();

@@ -55,9 +55,88 @@ export function ago(iso) {
   return fut ? `in ${t}` : `${t} ago`;
 }
 
+/** A date and time with its zone, as every absolute time on the dashboard is shown. */
+export function absolute(iso) {
+  return new Date(iso).toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short',
+  });
+}
+
+/** A relative time ("14 s ago") that stays current: `refreshTimes` rewrites it every few seconds. */
 export function time(iso) {
   if (!iso) return '—';
-  return h('time', { datetime: iso, title: new Date(iso).toLocaleString() }, ago(iso));
+  return h('time', { datetime: iso, title: absolute(iso), 'data-ago': '' }, ago(iso));
+}
+
+/** Rewrites every relative time on the page; the app calls it on a timer. */
+export function refreshTimes(root = document) {
+  for (const t of root.querySelectorAll('time[data-ago]')) {
+    const text = ago(t.getAttribute('datetime'));
+    if (t.textContent !== text) t.textContent = text;
+  }
+}
+
+/**
+ * A confirmation in a modal dialog. With `askName`, it asks who is acting (remembered in this
+ * browser) and resolves to that name; resolves to null when cancelled.
+ */
+export function confirmDialog({ title, body, confirmLabel, danger = false, askName = false }) {
+  return new Promise((resolve) => {
+    const saved = window.localStorage?.getItem('dirsync.actor') ?? '';
+    const input = askName
+      ? h('input', {
+          id: 'confirm-name',
+          name: 'name',
+          required: true,
+          maxlength: 100,
+          value: saved,
+          autocomplete: 'name',
+        })
+      : null;
+    const dialog = h(
+      'dialog',
+      { class: 'confirm', 'aria-labelledby': 'confirm-title' },
+      h(
+        'form',
+        { method: 'dialog' },
+        h('h2', { id: 'confirm-title' }, title),
+        h('p', {}, body),
+        input
+          ? h('p', {}, h('label', { for: 'confirm-name' }, 'Your name (recorded on the run)'), h('br'), input)
+          : null,
+        h(
+          'p',
+          { class: 'actions' },
+          h(
+            'button',
+            { type: 'submit', value: 'ok', class: danger ? 'danger' : 'primary', id: 'confirm-ok' },
+            confirmLabel,
+          ),
+          h(
+            'button',
+            { type: 'submit', value: 'cancel', formnovalidate: true, id: 'confirm-cancel' },
+            'Cancel',
+          ),
+        ),
+      ),
+    );
+    dialog.addEventListener('close', () => {
+      const ok = dialog.returnValue === 'ok';
+      const name = input ? input.value.trim() : '';
+      if (ok && name) window.localStorage?.setItem('dirsync.actor', name);
+      dialog.remove();
+      resolve(ok ? name || true : null);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    (input ?? dialog.querySelector('#confirm-cancel'))?.focus();
+  });
 }
 
 export function duration(ms) {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { connectorStatuses } from '../../store/queries.js';
 import { connectorOf, describeConfig, describeSchedule, type ApiContext } from '../context.js';
-import { liveRuns, runTrend, type RunRow } from '../queries.js';
+import { liveRuns, loadConnectorProblems, runTrend, type RunRow } from '../queries.js';
 import { sendError } from '../security.js';
 import { errorSchema, nameParams, obj } from './schemas.js';
 
@@ -32,10 +32,11 @@ async function nextRuns(ctx: ApiContext): Promise<Map<string, number>> {
 }
 
 export async function connectorOverview(ctx: ApiContext, names = ctx.names) {
-  const [statuses, live, next] = await Promise.all([
+  const [statuses, live, next, problems] = await Promise.all([
     connectorStatuses(ctx.pool, names),
     liveRuns(ctx.pool, names),
     nextRuns(ctx),
+    loadConnectorProblems(ctx.pool, names),
   ]);
   const { rows: lastDone } = await ctx.pool.query<{ connector: string; status: string }>(
     `SELECT DISTINCT ON (connector) connector, status FROM dirsync.runs
@@ -72,6 +73,8 @@ export async function connectorOverview(ctx: ApiContext, names = ctx.names) {
       nextRunAt: n === undefined ? null : new Date(n).toISOString(),
       running: running ? liveView(running) : null,
       heldRuns: held.map((r) => r.id),
+      /** What a worker found wrong with this connector's setup at its start (missing secret...). */
+      configProblems: problems.get(s.connector) ?? null,
     };
   });
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { approveRun, rejectRun } from '../../pipeline/approve.js';
 import { DirsyncError } from '../../errors.js';
 import { connectorOf, type ApiContext } from '../context.js';
-import { getRun, listChanges, listProblems, listRuns } from '../queries.js';
+import { getRun, listChanges, listProblems, listRuns, removalsByGroup } from '../queries.js';
 import {
   errorSchema,
   idParams,
@@ -61,7 +61,12 @@ export function runRoutes(app: FastifyInstance, ctx: ApiContext): void {
     },
     async (req) => {
       const run = await runOf(ctx, req.params.id);
-      return { ...run, problems: await listProblems(ctx.pool, run.id, 100, 0) };
+      return {
+        ...run,
+        problems: await listProblems(ctx.pool, run.id, 100, 0),
+        // Where a guarded run cuts: memberships it removes per group (held, approved or rejected).
+        ...(run.guard ? { removalsByGroup: await removalsByGroup(ctx.pool, run.id) } : {}),
+      };
     },
   );
 
@@ -111,7 +116,7 @@ export function runRoutes(app: FastifyInstance, ctx: ApiContext): void {
   );
 
   for (const action of ['approve', 'reject'] as const) {
-    app.post<{ Params: { id: number } }>(
+    app.post<{ Params: { id: number }; Body: { by?: string } | undefined }>(
       `/api/runs/:id/${action}`,
       {
         schema: {
@@ -121,6 +126,15 @@ export function runRoutes(app: FastifyInstance, ctx: ApiContext): void {
               ? 'Apply exactly the change set of a run the deletion guard held'
               : 'Discard the change set of a held run',
           params: idParams,
+          body: {
+            type: 'object',
+            nullable: true,
+            additionalProperties: false,
+            properties: {
+              /** Who approves or rejects, as they typed it; recorded on the run. */
+              by: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f]+$' },
+            },
+          },
           response: {
             200: obj({ id: { type: 'integer' }, status: { type: 'string' } }),
             404: errorSchema,
@@ -130,7 +144,10 @@ export function runRoutes(app: FastifyInstance, ctx: ApiContext): void {
       },
       async (req) => {
         const run = await runOf(ctx, req.params.id);
-        const by = `api:${req.principal?.via ?? 'unknown'}`;
+        // The dashboard asks who approves and sends it; the API records it with how they signed in.
+        const via = req.principal?.via ?? 'unknown';
+        const name = req.body?.by?.trim();
+        const by = name ? `${name} (dashboard, ${via})` : `api:${via}`;
         if (action === 'approve') await approveRun(ctx.pool, run.id, by);
         else await rejectRun(ctx.pool, run.id, by);
         req.log.info({ runId: run.id, connector: run.connector, by }, `held run ${action}d`);

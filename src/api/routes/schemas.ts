@@ -27,7 +27,10 @@ export const nameParams = {
 
 export const idParams = {
   type: 'object',
-  properties: { id: { type: 'integer', minimum: 1, description: 'run id' } },
+  // Run ids are bigint in Postgres; a larger number is no run (404), not a database error (500).
+  properties: {
+    id: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'run id' },
+  },
   required: ['id'],
 } as const;
 
@@ -50,6 +53,7 @@ export const RUN_STATUSES = [
   'needs_approval',
   'approved',
   'rejected',
+  'superseded',
 ] as const;
 export const OBJECT_TYPES = ['user', 'group', 'membership'] as const;
 export const OPERATIONS = [

@@ -1,11 +1,12 @@
 /**
  * A small validator for Google API discovery-document schemas (`type`, `properties`, `items`,
  * `additionalProperties`, `$ref`, `format`, `enum`): enough to hold the emulator's responses to
- * the official Admin SDK Directory API description.
+ * the official Admin SDK Directory and Reports API descriptions.
  * Format: https://developers.google.com/discovery/v1/reference/apis
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { specPath } from '../../helpers/specs.js';
 
 export interface DiscoverySchema {
   id?: string;
@@ -26,10 +27,19 @@ export interface DiscoveryDocument {
   >;
 }
 
-/** The official discovery document, kept next to the repository (`../shared/idp-specs`). */
-export const SPEC_PATH = fileURLToPath(
-  new URL('../../../../shared/idp-specs/google/admin-directory_v1.json', import.meta.url),
-);
+/**
+ * An official spec file, kept next to the repository (`../shared/idp-specs`); a checkout elsewhere
+ * (a git worktree) points `DIRSYNC_IDP_SPECS` at the specs folder.
+ */
+export function googleSpec(file: string): string {
+  const dir = process.env.DIRSYNC_IDP_SPECS;
+  return dir ? join(dir, 'google', file) : specPath(`google/${file}`);
+}
+
+/** The Directory API discovery document. */
+export const SPEC_PATH = googleSpec('admin-directory_v1.json');
+/** The Reports API discovery document. */
+export const REPORTS_SPEC_PATH = googleSpec('admin-reports_v1.json');
 
 export function loadDiscovery(path = SPEC_PATH): DiscoveryDocument {
   return JSON.parse(readFileSync(path, 'utf8')) as DiscoveryDocument;

@@ -48,7 +48,10 @@ function expected(): DirectoryState {
   };
 }
 
-const sync = () => runSync({ pool: db.pool, config, connector, trigger: 'test', logger: silent });
+// Full reads: these tests mutate the org model directly, which no change feed can see (the feed
+// tests mutate through the emulator's store and check feeds against full reads).
+const sync = () =>
+  runSync({ pool: db.pool, config, connector, trigger: 'test', logger: silent, fullResync: true });
 
 const expectFailedRunChangesNothing = (code: string) => expectFailed(sync, directory, code);
 

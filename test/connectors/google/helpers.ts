@@ -50,7 +50,10 @@ export function context(
 }
 
 export interface Snapshot {
-  users: Map<string, { username: string; active: boolean; email: string | null; displayName: string | null }>;
+  users: Map<
+    string,
+    { username: string; active: boolean | null; email: string | null; displayName: string | null }
+  >;
   groups: Map<string, string>;
   edges: Set<string>;
   problems: SnapshotItem[];

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { classifyError, retryAfterMs } from '../../../connectors/google/errors.js';
-import { backoffMs } from '../../../connectors/google/pacing.js';
+import { AdaptiveLimit, backoffMs } from '../../../connectors/google/pacing.js';
 
 const apiError = (status: number, reason: string, headers: Record<string, string> = {}) => ({
   config: { url: new URL('https://admin.googleapis.com/admin/directory/v1/users') },
@@ -74,5 +74,29 @@ describe('classifyError', () => {
       TOKEN_URL,
     );
     expect([net.code, net.retryable]).toEqual(['DIRSYNC_E_IDP_UNAVAILABLE', true]);
+  });
+});
+
+describe('AdaptiveLimit', () => {
+  it('halves on throttling, once per burst of answers already in flight, and climbs back one at a time', () => {
+    const l = new AdaptiveLimit(16);
+    expect(l.current).toBe(16);
+    l.onThrottle();
+    expect(l.current).toBe(8);
+    // The rest of the 16 sent before the cut come back throttled too: no further cut for them.
+    for (let i = 0; i < 15; i++) l.onThrottle();
+    expect(l.current).toBe(8);
+    l.onThrottle(); // a throttled answer to a request sent at the new limit
+    expect(l.current).toBe(4);
+    for (let i = 0; i < 4; i++) l.onSuccess();
+    expect(l.current).toBe(5);
+    for (let i = 0; i < 1000; i++) l.onSuccess();
+    expect(l.current).toBe(16);
+  });
+
+  it('never goes below one', () => {
+    const l = new AdaptiveLimit(2);
+    for (let i = 0; i < 50; i++) l.onThrottle();
+    expect(l.current).toBe(1);
   });
 });

@@ -29,7 +29,10 @@ describe('graph end to end', () => {
   let emu: GraphEmulator;
   let config: ConnectorConfig;
   let admin: Agent;
-  const sync = () => runSync({ pool: db.pool, config, connector, trigger: 'test', logger: silent });
+  // Full reads: these tests mutate the org model directly, which no change feed can see (the feed
+  // tests mutate through the emulator's store and check feeds against full reads).
+  const sync = () =>
+    runSync({ pool: db.pool, config, connector, trigger: 'test', logger: silent, fullResync: true });
   const dir = () => directory(db, config.name);
 
   async function adminCall(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<number> {

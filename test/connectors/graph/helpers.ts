@@ -43,7 +43,10 @@ export function configFor(emu: GraphEmulator, overrides: Record<string, unknown>
 }
 
 export interface Collected {
-  users: Map<string, { username: string; active: boolean; email: string | null; displayName: string | null }>;
+  users: Map<
+    string,
+    { username: string; active: boolean | null; email: string | null; displayName: string | null }
+  >;
   groups: Map<string, { name: string; description: string | null }>;
   edges: Set<string>;
   problems: SourceProblem[];

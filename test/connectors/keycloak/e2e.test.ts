@@ -49,7 +49,17 @@ describe('keycloak → pipeline → Postgres', () => {
   let config: ConnectorConfig;
 
   const sync = (extra: Partial<Parameters<typeof runSync>[0]> = {}) =>
-    runSync({ pool: db.pool, config, connector, trigger: 'test', logger: silent, ...extra });
+    // Full reads: these tests mutate the org model directly, which no change feed can see (the
+    // feed tests mutate through the emulator's store and check feeds against full reads).
+    runSync({
+      pool: db.pool,
+      config,
+      connector,
+      trigger: 'test',
+      logger: silent,
+      fullResync: true,
+      ...extra,
+    });
 
   beforeAll(async () => {
     db = await createTestDatabase();

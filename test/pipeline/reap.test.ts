@@ -1,0 +1,119 @@
+/**
+ * Housekeeping by any process (issue 9, item 10): a run whose process was SIGKILLed (a CLI run, no
+ * worker anywhere) is closed by the next run of its connector, staging tables included; a held run
+ * that can no longer be approved is marked `superseded` and its diff tables dropped.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { RUN_LOCK } from '../../src/pipeline/apply.js';
+import { approveRun } from '../../src/pipeline/approve.js';
+import { useTestDatabase } from '../helpers/db.js';
+import { fileSource, runRow, sync, tempDir, users } from '../helpers/snapshot.js';
+
+const db = useTestDatabase();
+
+let n = 0;
+let name: string;
+beforeEach(() => {
+  name = `reap${++n}`;
+});
+
+async function stageTableCount(runId: number): Promise<number> {
+  const { rows } = await db().pool.query(
+    `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'dirsync_stage' AND tablename LIKE $1`,
+    [`r${runId}\\_%`],
+  );
+  return rows[0].n;
+}
+
+describe('a run whose process is gone', () => {
+  it('a CLI run killed with SIGKILL mid-fetch is closed by the next CLI run, with its staging tables', async () => {
+    const src = fileSource({}, name);
+    src.write({ users: users(3) });
+    // A real CLI process, killed while its run holds the lock and its staging tables exist.
+    const dir = tempDir();
+    const config = join(dir, 'dirsync.yaml');
+    // The file connector reads a path; a named pipe that never closes blocks the read the same way.
+    const fifo = join(dir, 'snapshot.json');
+    await new Promise<void>((resolve, reject) =>
+      spawn('mkfifo', [fifo]).on('exit', (c) => (c === 0 ? resolve() : reject(new Error('mkfifo')))),
+    );
+    writeFileSync(config, JSON.stringify({ connectors: [{ name, kind: 'file', path: fifo }] }));
+    const cli = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sync', name], {
+      env: { ...process.env, DIRSYNC_CONFIG: config, DATABASE_URL: db().url, LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    // Keep the pipe open for writing, with a partial snapshot in it.
+    const writer = spawn('sh', ['-c', `printf '{"users": [' > ${fifo}; sleep 60`], { stdio: 'ignore' });
+    let runId = 0;
+    for (let i = 0; i < 600 && runId === 0; i++) {
+      const { rows } = await db().pool.query(
+        `SELECT id FROM dirsync.runs WHERE connector = $1 AND status = 'running' AND phase = 'fetch'`,
+        [name],
+      );
+      runId = Number(rows[0]?.id ?? 0);
+      // The phase is set just before the fetch creates its staging tables: wait for both.
+      if (runId > 0 && (await stageTableCount(runId)) === 0) runId = 0;
+      if (runId === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(runId).toBeGreaterThan(0);
+    expect(await stageTableCount(runId)).toBeGreaterThan(0);
+    const exited = new Promise((r) => cli.once('exit', r));
+    cli.kill('SIGKILL');
+    await exited;
+    writer.kill('SIGKILL');
+
+    // The server drops the killed session (and its run lock) once it notices the socket closed.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await db().pool.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = ${RUN_LOCK}::oid`,
+      );
+      if (rows.length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // No worker anywhere: the next run of the connector (any process) closes it.
+    await sync(db().pool, src.config);
+    const row = await runRow(db().pool, runId);
+    expect(row.status).toBe('failed');
+    expect(row.error_code).toBe('DIRSYNC_E_RUN_CANCELLED');
+    expect(await stageTableCount(runId)).toBe(0);
+  }, 60_000);
+});
+
+describe('held runs that can no longer be approved', () => {
+  it('are marked superseded, with their tables dropped, once a newer run applies', async () => {
+    const src = fileSource({ guard: { minRemovals: 0, users: { maxCount: 2, maxPercent: 100 } } }, name);
+    src.write({ users: users(10) });
+    expect((await sync(db().pool, src.config)).status).toBe('succeeded');
+    src.write({ users: users(3) }); // 7 removals: held
+    const held = await sync(db().pool, src.config);
+    expect(held.status).toBe('needs_approval');
+    expect(await stageTableCount(held.runId)).toBeGreaterThan(0);
+
+    src.write({ users: [...users(10), ...users(1, 'new')] }); // a small change: applies
+    expect((await sync(db().pool, src.config)).status).toBe('succeeded');
+    const row = await runRow(db().pool, held.runId);
+    expect(row.status).toBe('superseded');
+    expect(await stageTableCount(held.runId)).toBe(0);
+    // Approving it says why it cannot be: the directory moved since it was computed.
+    await expect(approveRun(db().pool, held.runId)).rejects.toMatchObject({
+      code: 'DIRSYNC_E_DIRECTORY_MOVED',
+    });
+  });
+
+  it('are superseded when another held run is approved', async () => {
+    const src = fileSource({ guard: { minRemovals: 0, users: { maxCount: 2, maxPercent: 100 } } }, name);
+    src.write({ users: users(10) });
+    await sync(db().pool, src.config);
+    src.write({ users: users(3) });
+    const first = await sync(db().pool, src.config);
+    src.write({ users: users(4) });
+    const second = await sync(db().pool, src.config);
+    expect([first.status, second.status]).toEqual(['needs_approval', 'needs_approval']);
+    await approveRun(db().pool, second.runId);
+    expect((await runRow(db().pool, first.runId)).status).toBe('superseded');
+    expect(await stageTableCount(first.runId)).toBe(0);
+  });
+});
