@@ -6,16 +6,15 @@
  * Chromium missing is a failure, not a skip: `apt-get install -y chromium` (see .ci/run).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/api/server.js';
+import { launchBrowser } from '../helpers/browser.js';
 import { fileSource, sync, users } from '../helpers/snapshot.js';
 import { harness, type Harness } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = resolve('.artifacts/screenshots');
 
 const org = (n = 8) => ({
@@ -44,11 +43,6 @@ const shot = async (name: string) => {
 };
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: the browser tests need Debian's chromium (apt-get update && apt-get install -y chromium)`,
-    );
-  }
   mkdirSync(SHOTS, { recursive: true });
 
   const hr = fileSource({ title: 'ACME HR export', localGroups: ['all-staff'] }, 'acme-hr');
@@ -85,24 +79,7 @@ beforeAll(async () => {
   fetchGate = new Promise((r) => (releaseFetch = r));
   h.startWorker({ beforeFetch: () => fetchGate });
 
-  userDataDir = mkdtempSync(join(tmpdir(), 'dirsync-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    viewport: { width: 1366, height: 860 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15_000);
+  ({ context, page, userDataDir } = await launchBrowser());
 });
 
 afterAll(async () => {

@@ -4,15 +4,14 @@
  * marks, charts drawn with Chart.js, history of a person, test connection, and no page that
  * overflows sideways. Screenshots go to .artifacts/screenshots/ (described in src/api/README.md).
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser } from '../helpers/browser.js';
 import { fileSource, sync, users } from '../helpers/snapshot.js';
 import { harness, type Harness } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = resolve('.artifacts/screenshots');
 
 let h: Harness;
@@ -38,7 +37,6 @@ const org = (n: number, title = 'Engineer') => ({
 });
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
   mkdirSync(SHOTS, { recursive: true });
   const hr = fileSource(
     { title: 'People', schedule: { every: '5m' }, deletion: { deleteAfter: '7d' } },
@@ -60,25 +58,7 @@ beforeAll(async () => {
   guarded.write({ users: users(2, 'c'), groups: [] });
   heldRunId = (await sync(h.db.pool, guarded.config)).runId;
 
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'dirsync-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    viewport: { width: 1366, height: 860 },
-    timezoneId: 'Europe/Berlin',
-    locale: 'en-GB',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15_000);
+  ({ context, page } = await launchBrowser({ timezoneId: 'Europe/Berlin', locale: 'en-GB' }));
 });
 
 afterAll(async () => {
