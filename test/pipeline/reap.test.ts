@@ -45,8 +45,11 @@ describe('a run whose process is gone', () => {
       env: { ...process.env, DIRSYNC_CONFIG: config, DATABASE_URL: db().url, LOG_LEVEL: 'silent' },
       stdio: 'ignore',
     });
-    // Keep the pipe open for writing, with a partial snapshot in it.
-    const writer = spawn('sh', ['-c', `printf '{"users": [' > ${fifo}; sleep 60`], { stdio: 'ignore' });
+    // Keep the pipe open for writing, with a partial snapshot in it: fd 3 stays open while the
+    // shell sleeps, so the reader waits for more instead of seeing a truncated file.
+    const writer = spawn('sh', ['-c', `exec 3>${fifo}; printf '{"users": [' >&3; sleep 60`], {
+      stdio: 'ignore',
+    });
     let runId = 0;
     for (let i = 0; i < 600 && runId === 0; i++) {
       const { rows } = await db().pool.query(
