@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startEmulator, type GraphEmulator } from '../../../connectors/graph/emulator/index.js';
+import { requestToken } from './helpers.js';
 
 type Json = Record<string, unknown>;
 
@@ -23,18 +24,7 @@ describe('graph emulator admin API', () => {
   }
 
   async function newToken(): Promise<string> {
-    const res = await request(`${emu.url}/${emu.tenantId}/oauth2/v2.0/token`, {
-      dispatcher,
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: emu.clientId,
-        client_secret: emu.env.DIRSYNC_GRAPH_CLIENT_SECRET as string,
-        scope: `${emu.url}/.default`,
-      }).toString(),
-    });
-    return ((await res.body.json()) as Json).access_token as string;
+    return (await requestToken(emu, dispatcher, `${emu.url}/.default`)).body.access_token as string;
   }
 
   beforeAll(async () => {

@@ -9,6 +9,7 @@ import { Agent, request } from 'undici';
 import { startEmulator, graphId, type GraphEmulator } from '../../../connectors/graph/emulator/index.js';
 import { hasPhoto, PHOTO_SIZES } from '../../../connectors/graph/emulator/reads.js';
 import { loadCsdl, validateEntity, type Csdl } from './csdl.js';
+import { requestToken } from './helpers.js';
 
 type Json = Record<string, unknown>;
 const EVENTUAL = { consistencylevel: 'eventual' };
@@ -53,18 +54,7 @@ describe('graph emulator: read endpoints beyond the sync', () => {
     csdl = loadCsdl();
     emu = await startEmulator({ users: 120, groups: 16, membersPerGroup: 10, nestingDepth: 3, seed: 5 });
     dispatcher = new Agent({ connect: { ca: readFileSync(emu.caFile, 'utf8') } });
-    const res = await request(`${emu.url}/${emu.tenantId}/oauth2/v2.0/token`, {
-      dispatcher,
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: emu.clientId,
-        client_secret: emu.env.DIRSYNC_GRAPH_CLIENT_SECRET as string,
-        scope: 'https://graph.microsoft.com/.default',
-      }).toString(),
-    });
-    token = ((await res.body.json()) as Json).access_token as string;
+    token = (await requestToken(emu, dispatcher)).body.access_token as string;
   });
   afterAll(async () => {
     await dispatcher?.close();

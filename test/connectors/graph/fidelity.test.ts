@@ -9,6 +9,7 @@ import { startEmulator, type GraphEmulator } from '../../../connectors/graph/emu
 import { USER_PROPS, GROUP_PROPS } from '../../../connectors/graph/emulator/model.js';
 import { GROUP_SELECT, USER_SELECT } from '../../../connectors/graph/map.js';
 import { loadCsdl, validateEntity, type Csdl } from './csdl.js';
+import { requestToken } from './helpers.js';
 
 type Json = Record<string, unknown>;
 
@@ -54,19 +55,8 @@ describe('graph emulator fidelity (Graph v1.0 CSDL)', () => {
     csdl = loadCsdl();
     emu = await startEmulator({ users: 600, groups: 60, membersPerGroup: 12, nestingDepth: 3, seed: 3 });
     dispatcher = new Agent({ connect: { ca: readFileSync(emu.caFile, 'utf8') } });
-    const res = await request(`${emu.url}/${emu.tenantId}/oauth2/v2.0/token`, {
-      dispatcher,
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: emu.clientId,
-        client_secret: emu.env.DIRSYNC_GRAPH_CLIENT_SECRET as string,
-        scope: 'https://graph.microsoft.com/.default',
-      }).toString(),
-    });
-    const body = (await res.body.json()) as Json;
-    expect(res.statusCode).toBe(200);
+    const { status, body } = await requestToken(emu, dispatcher);
+    expect(status).toBe(200);
     expect(body.token_type).toBe('Bearer');
     expect(typeof body.expires_in).toBe('number');
     token = body.access_token as string;

@@ -1,5 +1,6 @@
 /** Shared helpers of the graph connector tests: start an emulator, open the real connector, collect. */
 import pino from 'pino';
+import { request, type Agent } from 'undici';
 import { addUser } from '../../../connectors/emulator-kit/mutate.js';
 import { graphConfigSchema, graphConnector, type GraphConfig } from '../../../connectors/graph/index.js';
 import {
@@ -16,6 +17,29 @@ import type {
 } from '../../../connectors/types.js';
 
 export const silent = pino({ level: 'silent' });
+
+/**
+ * The client-credentials token request as Entra ID takes it, straight over HTTPS (the tests that
+ * check the wire format do not go through @azure/identity). Returns the status and parsed body.
+ */
+export async function requestToken(
+  emu: GraphEmulator,
+  dispatcher: Agent,
+  scope = 'https://graph.microsoft.com/.default',
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await request(`${emu.url}/${emu.tenantId}/oauth2/v2.0/token`, {
+    dispatcher,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: emu.clientId,
+      client_secret: emu.env.DIRSYNC_GRAPH_CLIENT_SECRET as string,
+      scope,
+    }).toString(),
+  });
+  return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+}
 
 export async function emulator(opts: Partial<GraphEmulatorOptions> = {}): Promise<GraphEmulator> {
   const emu = await startEmulator({
