@@ -7,12 +7,11 @@
 import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { selectorParams } from './filter.js';
+import { PROBLEM_ROWS_PER_CHECK } from './limits.js';
 import type { StageTables } from './stage.js';
 import { MAX_NESTING_DEPTH, nestingToHold } from './nesting.js';
+import type { Scope } from './scope.js';
 import { keySkeleton, usernameKey } from './username.js';
-
-/** At most this many problem rows per check and run: a broken IdP must not flood the database. */
-const PROBLEM_ROWS_PER_CHECK = 1000;
 
 export interface CheckCounts {
   heldUsers: number;
@@ -50,10 +49,39 @@ async function count(db: pg.PoolClient, sql: string, params: unknown[] = []): Pr
   return Number(rows[0]?.n ?? 0);
 }
 
+/** SQL for the mirror key of a directory id (store/mirror.ts `mirrorId`; the ids here have no text fault). */
+const mirrorIdSql = (id: string) => `CASE WHEN left(${id}, 1) = '"' THEN to_json(${id})::text ELSE ${id} END`;
+
+/**
+ * Out-of-scope ends, for an incremental run evaluated in scope (scope.ts): a record outside the
+ * scope is decided as the last apply decided it, so it exists when the mirror has it, and it is
+ * selected when the directory holds it (users: and does not count it as missing).
+ */
+function outOfScope(scope: Scope, connector: string) {
+  const mirror = `dirsync_mirror.r${scope.mirrorRunId}_mo`;
+  const known = (type: 'user' | 'group', set: string) => (id: string) =>
+    `(NOT EXISTS (SELECT 1 FROM ${set} s WHERE s.id = ${id})
+      AND EXISTS (SELECT 1 FROM ${mirror} o WHERE o.object_type = '${type}' AND o.external_id = ${mirrorIdSql(id)}))`;
+  return {
+    knownUser: known('user', scope.users),
+    knownGroup: known('group', scope.groups),
+    selectedUser: (id: string) =>
+      `(NOT EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = ${id})
+        AND EXISTS (SELECT 1 FROM dirsync.users l WHERE l.connector = '${connector.replaceAll("'", "''")}'
+                     AND l.external_id = ${id} AND l.missing_since IS NULL))`,
+    selectedGroup: (id: string) =>
+      `(NOT EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = ${id})
+        AND EXISTS (SELECT 1 FROM dirsync.groups l WHERE l.connector = '${connector.replaceAll("'", "''")}'
+                     AND l.external_id = ${id}))`,
+  };
+}
+
 export async function checkSnapshot(
   db: pg.PoolClient,
   t: StageTables,
   cfg: ConnectorConfig,
+  /** Evaluate only this scope (an incremental run; see scope.ts); the rest is as the directory holds it. */
+  scope: Scope | null = null,
 ): Promise<CheckCounts> {
   const c = cfg.name;
   const run = t.runId;
@@ -99,13 +127,15 @@ export async function checkSnapshot(
     CREATE INDEX ON ${t.edges} (group_id) WHERE member_is_group;
     CREATE UNLOGGED TABLE ${t.heldEdges} (group_id text NOT NULL, member_is_group boolean NOT NULL,
                                           member_id text NOT NULL, reason text NOT NULL);`);
-  const { rows: nest } = await db.query<{ parent: string; child: string }>(
-    `SELECT DISTINCT e.group_id AS parent, e.member_id AS child FROM ${t.edges} e
+  const { rows: nest } = scope
+    ? { rows: [] }
+    : await db.query<{ parent: string; child: string }>(
+        `SELECT DISTINCT e.group_id AS parent, e.member_id AS child FROM ${t.edges} e
       WHERE e.member_is_group
         AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.group_id)
         AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.member_id)
         AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id IN (e.group_id, e.member_id))`,
-  );
+      );
   const heldNest = nestingToHold(nest);
   if (heldNest.length > 0) {
     await db.query(
@@ -121,6 +151,18 @@ export async function checkSnapshot(
         heldNest.map((e) => e.why),
         MAX_NESTING_DEPTH,
       ],
+    );
+  }
+  if (scope) {
+    // Nesting is as the last apply found it (scope.ts reads in full when a change touches it), so
+    // the edges it held are still the ones to hold.
+    await db.query(
+      `INSERT INTO ${t.heldEdges} (group_id, member_is_group, member_id, reason)
+       SELECT DISTINCT ON (sample->>'group', sample->>'member') sample->>'group', true, sample->>'member', reason
+         FROM dirsync.run_problems
+        WHERE run_id = $1 AND object_type = 'membership' AND action = 'held'
+          AND sample->>'group' IS NOT NULL AND sample->>'member' IS NOT NULL`,
+      [scope.previousRun],
     );
   }
   await db.query(`ANALYZE ${t.heldEdges}`);
@@ -276,16 +318,24 @@ export async function checkSnapshot(
   //    skipped; edges of held objects are left to the held objects (their live edges are kept).
   // One pass over the edges finds those with an end the snapshot does not have (hash joins; the
   // OR of three NOT EXISTS would be planned as a million correlated probes).
+  const out = scope ? outOfScope(scope, c) : null;
+  const known = (present: string, type: 'user' | 'group', id: string) =>
+    out ? `(${present} OR ${type === 'user' ? out.knownUser(id) : out.knownGroup(id)})` : present;
   await db.query(`
     CREATE UNLOGGED TABLE ${t.unknownEdges} AS
-    SELECT e.group_id, e.member_is_group, e.member_id, g.external_id IS NULL AS no_group
-      FROM ${t.edges} e
-      LEFT JOIN (SELECT DISTINCT external_id FROM ${t.groups}) g ON g.external_id = e.group_id
-      LEFT JOIN (SELECT DISTINCT external_id FROM ${t.users}) u ON NOT e.member_is_group AND u.external_id = e.member_id
-      LEFT JOIN (SELECT DISTINCT external_id FROM ${t.groups}) mg ON e.member_is_group AND mg.external_id = e.member_id
-     WHERE g.external_id IS NULL
-        OR (NOT e.member_is_group AND u.external_id IS NULL)
-        OR (e.member_is_group AND mg.external_id IS NULL)`);
+    SELECT * FROM (
+      SELECT e.group_id, e.member_is_group, e.member_id,
+             NOT ${known('g.external_id IS NOT NULL', 'group', 'e.group_id')} AS no_group,
+             NOT CASE WHEN e.member_is_group THEN ${known('mg.external_id IS NOT NULL', 'group', 'e.member_id')}
+                      ELSE ${known('u.external_id IS NOT NULL', 'user', 'e.member_id')} END AS no_member
+        FROM ${t.edges} e
+        LEFT JOIN (SELECT DISTINCT external_id FROM ${t.groups}) g ON g.external_id = e.group_id
+        LEFT JOIN (SELECT DISTINCT external_id FROM ${t.users}) u ON NOT e.member_is_group AND u.external_id = e.member_id
+        LEFT JOIN (SELECT DISTINCT external_id FROM ${t.groups}) mg ON e.member_is_group AND mg.external_id = e.member_id
+       WHERE g.external_id IS NULL
+          OR (NOT e.member_is_group AND u.external_id IS NULL)
+          OR (e.member_is_group AND mg.external_id IS NULL)) x
+     WHERE no_group OR no_member`);
   await problem(
     'membership',
     `SELECT group_id AS external_id,
@@ -295,7 +345,17 @@ export async function checkSnapshot(
        FROM ${t.unknownEdges} ORDER BY group_id, member_id`,
   );
   const skippedEdges = await count(db, `SELECT count(*) AS n FROM ${t.unknownEdges}`);
-  await db.query(`
+  const selected = (final: string, other: string | undefined, id: string) =>
+    `(EXISTS (SELECT 1 FROM ${final} f WHERE f.external_id = ${id})${other ? ` OR ${other}` : ''})`;
+  await db.query(
+    out
+      ? `CREATE UNLOGGED TABLE ${t.finalEdges} AS
+         SELECT DISTINCT e.group_id, e.member_is_group, e.member_id FROM ${t.edges} e
+          WHERE ${selected(t.finalGroups, out.selectedGroup('e.group_id'), 'e.group_id')}
+            AND CASE WHEN e.member_is_group THEN ${selected(t.finalGroups, out.selectedGroup('e.member_id'), 'e.member_id')}
+                     ELSE ${selected(t.finalUsers, out.selectedUser('e.member_id'), 'e.member_id')} END;
+         CREATE INDEX ON ${t.finalEdges} (group_id) WHERE member_is_group;`
+      : `
     CREATE UNLOGGED TABLE ${t.finalEdges} AS
     SELECT DISTINCT e.group_id, e.member_is_group, e.member_id FROM (
       SELECT e.group_id, e.member_is_group, e.member_id FROM ${t.edges} e
@@ -309,7 +369,8 @@ export async function checkSnapshot(
        WHERE e.member_is_group
     ) e;
     CREATE INDEX ON ${t.finalEdges} (group_id) WHERE member_is_group;
-  `);
+  `,
+  );
 
   // 6. Held nesting edges (1b) stay out of the final set, reported where the parent group is synced
   //    (with an include list, the child and its members may be left out because of the cut).
@@ -369,6 +430,9 @@ export async function checkSnapshot(
     );
   }
 
+  // 9. In scope: what the last apply reported about records outside the scope still holds.
+  if (scope) await carryProblems(db, scope, run);
+
   const n = (table: string) => count(db, `SELECT count(*) AS n FROM ${table}`);
   const heldUsers = await n(t.heldUsers);
   const heldGroups = await n(t.heldGroups);
@@ -377,8 +441,27 @@ export async function checkSnapshot(
     `SELECT count(*) AS n FROM ${t.heldEdges} h
       WHERE EXISTS (SELECT 1 FROM ${t.finalGroups} g WHERE g.external_id = h.group_id)`,
   );
-  const users = await n(t.finalUsers);
-  const groups = await n(t.finalGroups);
+  // In scope, the records outside it are the directory's: selected users (not missing) and groups.
+  const users =
+    (await n(t.finalUsers)) +
+    (scope
+      ? await count(
+          db,
+          `SELECT count(*) AS n FROM dirsync.users l WHERE l.connector = $1 AND l.missing_since IS NULL
+              AND NOT EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = l.external_id)`,
+          [c],
+        )
+      : 0);
+  const groups =
+    (await n(t.finalGroups)) +
+    (scope
+      ? await count(
+          db,
+          `SELECT count(*) AS n FROM dirsync.groups l WHERE l.connector = $1 AND NOT l.local
+              AND NOT EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = l.external_id)`,
+          [c],
+        )
+      : 0);
   const edges = await n(t.finalEdges);
   const edgeProblems = await count(
     db,
@@ -389,6 +472,21 @@ export async function checkSnapshot(
     `SELECT count(*) AS n FROM ${t.edgeProblems} WHERE object_type <> 'membership' AND NOT held`,
   );
   await db.query(`ANALYZE ${t.finalUsers}; ANALYZE ${t.finalGroups}; ANALYZE ${t.finalEdges}`);
+  if (scope) {
+    const problems = await count(db, `SELECT count(*) AS n FROM dirsync.run_problems WHERE run_id = $1`, [
+      run,
+    ]);
+    return {
+      heldUsers,
+      heldGroups,
+      heldEdges,
+      skippedEdges: skippedEdges + edgeProblems,
+      users,
+      groups,
+      edges,
+      problems,
+    };
+  }
   return {
     heldUsers,
     heldGroups,
@@ -399,4 +497,26 @@ export async function checkSnapshot(
     edges,
     problems: heldUsers + heldGroups + heldEdges + skippedEdges + edgeProblems + unidentified,
   };
+}
+
+/**
+ * Copies the previous run's problems about records outside the scope: they were decided then and
+ * stand (records inside it were reported afresh above). Problems without an id are re-read from
+ * the mirror every run, so they are not copied.
+ */
+async function carryProblems(db: pg.PoolClient, scope: Scope, run: number): Promise<void> {
+  await db.query(
+    `INSERT INTO dirsync.run_problems (run_id, object_type, external_id, reason, action, sample)
+     SELECT $2::bigint, p.object_type, p.external_id, p.reason, p.action, p.sample
+       FROM dirsync.run_problems p
+      WHERE p.run_id = $1 AND p.external_id IS NOT NULL
+        AND NOT (p.object_type = 'user' AND EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = p.external_id))
+        AND NOT (p.object_type <> 'user' AND EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = p.external_id))
+        AND NOT (p.object_type = 'membership' AND (
+              EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = p.sample->>'member')
+           OR EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = p.sample->>'member')
+           OR EXISTS (SELECT 1 FROM ${scope.pairs} s WHERE s.group_id = p.external_id AND s.member_id = p.sample->>'member')))
+      ORDER BY p.seq`,
+    [scope.previousRun, run],
+  );
 }

@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
+import type { Scope } from './scope.js';
 import type { StageTables } from './stage.js';
 
 export interface ChangeCounts {
@@ -75,13 +76,24 @@ export async function diffSnapshot(
   cfg: ConnectorConfig,
   /** Compare every group's members, ignoring the stored digests. */
   fullResync = false,
+  /** Diff only this scope (an incremental run; see scope.ts): what is outside it stays as it is. */
+  scope: Scope | null = null,
 ): Promise<DiffResult> {
   const c = cfg.name;
+  // In scope, `live` is read per row through the indexes; a full diff reads it once, whole.
+  const liveCte = scope ? 'NOT MATERIALIZED' : '';
+  // Who can go missing: in scope, users in it, and users already missing (their grace period runs),
+  // each found through an index; a full diff looks at every live user.
+  const mayGo = scope
+    ? `(SELECT l.* FROM ${scope.users} s JOIN dirsync.users l ON l.connector = $1 AND l.external_id = s.id
+        UNION
+        SELECT l.* FROM dirsync.users l WHERE l.connector = $1 AND l.missing_since IS NOT NULL)`
+    : 'live';
   // Users. A user missing from the IdP is deactivated and remembered as missing; it is deleted once
   // the grace period has passed (at once with deleteAfter: 0s, never with "never").
   await db.query(
     `CREATE UNLOGGED TABLE ${t.diffUsers} AS
-     WITH live AS (SELECT * FROM dirsync.users WHERE connector = $1)
+     WITH live AS ${liveCte} (SELECT * FROM dirsync.users WHERE connector = $1)
      SELECT 'create'::text AS op, NULL::bigint AS id, f.external_id, f.username, f.username_key, f.username_skeleton,
             f.email, f.display_name,
             f.given_name, f.family_name, f.active, f.attributes, false AS missing, false AS removal,
@@ -110,7 +122,7 @@ export async function diffSnapshot(
             ${userObj('l', 'l.missing_since IS NOT NULL')},
             CASE WHEN $2::bigint = 0 OR ($2::bigint > 0 AND l.missing_since <= now() - $2::bigint * interval '1 millisecond')
                  THEN NULL ELSE jsonb_build_object('active', false, 'missing', true) END
-       FROM live l
+       FROM ${mayGo} l
       WHERE NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id)
         AND NOT EXISTS (SELECT 1 FROM ${t.heldUsers} h WHERE h.external_id = l.external_id)
         AND (l.missing_since IS NULL
@@ -122,7 +134,7 @@ export async function diffSnapshot(
   // groups) no longer has them. Held groups stay as they are.
   await db.query(
     `CREATE UNLOGGED TABLE ${t.diffGroups} AS
-     WITH live AS (SELECT * FROM dirsync.groups WHERE connector = $1)
+     WITH live AS ${liveCte} (SELECT * FROM dirsync.groups WHERE connector = $1)
      SELECT 'create'::text AS op, NULL::bigint AS id, f.external_id, f.name, f.description, f.attributes, f.local,
             NULL::jsonb AS before, ${groupObj('f')} AS after
        FROM ${t.finalGroups} f WHERE NOT EXISTS (SELECT 1 FROM live l WHERE l.external_id = f.external_id)
@@ -135,10 +147,32 @@ export async function diffSnapshot(
      SELECT 'delete', l.id, l.external_id, l.name, l.description, l.attributes, l.local, ${groupObj('l')}, NULL
        FROM live l
       WHERE NOT EXISTS (SELECT 1 FROM ${t.finalGroups} f WHERE f.external_id = l.external_id)
-        AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.external_id)`,
+        AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.external_id)
+        ${scope ? `AND (l.local OR EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = l.external_id))` : ''}`,
     [c],
   );
+  if (scope) await diffScopedEdges(db, t, c, scope);
+  else await diffAllEdges(db, t, c, fullResync);
 
+  // Fresh tables have no statistics: without them the planner guesses nested loops for apply.
+  await db.query(`ANALYZE ${t.diffUsers}; ANALYZE ${t.diffGroups}; ANALYZE ${t.diffEdges}`);
+  return summarize(db, t, cfg);
+}
+
+/** Keeps a live edge the snapshot does not select: of a held object, or a held (cycle) edge. */
+const removable = (t: StageTables) => `
+        NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.group_id)
+        AND NOT (l.member_is_group AND EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.member_id))
+        AND NOT (NOT l.member_is_group AND EXISTS (SELECT 1 FROM ${t.heldUsers} h WHERE h.external_id = l.member_id))
+        AND NOT EXISTS (SELECT 1 FROM ${t.heldEdges} h WHERE l.member_is_group AND h.group_id = l.group_id AND h.member_id = l.member_id)`;
+
+/** The membership diff of every group whose member set changed (all of them on a full resync). */
+async function diffAllEdges(
+  db: pg.PoolClient,
+  t: StageTables,
+  c: string,
+  fullResync: boolean,
+): Promise<void> {
   // Memberships. Each group's desired member set has a digest (count and sum of 64-bit hashes of
   // the member keys: order-independent, so no sort of a million rows); a group whose digest equals
   // the one stored at the last apply has exactly the members it had, and its edges are not compared
@@ -190,10 +224,7 @@ export async function diffSnapshot(
        FROM live l
       WHERE NOT EXISTS (SELECT 1 FROM desired f
                          WHERE f.group_id = l.group_id AND f.member_is_group = l.member_is_group AND f.member_id = l.member_id)
-        AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.group_id)
-        AND NOT (l.member_is_group AND EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id = l.member_id))
-        AND NOT (NOT l.member_is_group AND EXISTS (SELECT 1 FROM ${t.heldUsers} h WHERE h.external_id = l.member_id))
-        AND NOT EXISTS (SELECT 1 FROM ${t.heldEdges} h WHERE l.member_is_group AND h.group_id = l.group_id AND h.member_id = l.member_id)`,
+        AND ${removable(t)}`,
     [c],
   );
   // A group that keeps an edge the snapshot does not have (a held member, a held cycle edge) does
@@ -226,9 +257,76 @@ export async function diffSnapshot(
                      AND l.members_digest IS NOT DISTINCT FROM CASE WHEN d.tainted THEN NULL ELSE d.digest END)`,
     [c],
   );
+}
 
-  // Fresh tables have no statistics: without them the planner guesses nested loops for apply.
-  await db.query(`ANALYZE ${t.diffUsers}; ANALYZE ${t.diffGroups}; ANALYZE ${t.diffEdges}`);
+/**
+ * The membership diff of a scope: the live edges in it (every edge of a group or user in it, and
+ * its single edges) against the selected edges check.ts staged for the same scope. A group whose
+ * edges the scope touched loses its stored member-set digest (apply stores NULL for a tainted
+ * row), so the next full run compares it again rather than trusting a digest of part of a set.
+ */
+async function diffScopedEdges(db: pg.PoolClient, t: StageTables, c: string, s: Scope): Promise<void> {
+  const memberCols = 'm.group_id, m.user_id, m.member_group_id';
+  await db.query(
+    `CREATE UNLOGGED TABLE ${t.diffEdges} AS
+     WITH scoped AS (
+       SELECT ${memberCols} FROM ${s.groups} sg
+         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = sg.id
+         JOIN dirsync.group_members m ON m.group_id = g.id
+       UNION
+       SELECT ${memberCols} FROM ${s.users} su
+         JOIN dirsync.users u ON u.connector = $1 AND u.external_id = su.id
+         JOIN dirsync.group_members m ON m.user_id = u.id
+       UNION
+       SELECT ${memberCols} FROM ${s.groups} sg
+         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = sg.id
+         JOIN dirsync.group_members m ON m.member_group_id = g.id
+       UNION
+       SELECT ${memberCols} FROM ${s.pairs} p
+         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = p.group_id
+         JOIN dirsync.users u ON NOT p.member_is_group AND u.connector = $1 AND u.external_id = p.member_id
+         JOIN dirsync.group_members m ON m.group_id = g.id AND m.user_id = u.id
+       UNION
+       SELECT ${memberCols} FROM ${s.pairs} p
+         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = p.group_id
+         JOIN dirsync.groups mg ON p.member_is_group AND mg.connector = $1 AND mg.external_id = p.member_id
+         JOIN dirsync.group_members m ON m.group_id = g.id AND m.member_group_id = mg.id
+     ),
+     live AS MATERIALIZED (
+       SELECT m.group_id AS group_pk, coalesce(m.user_id, m.member_group_id) AS member_pk,
+              g.external_id AS group_id, m.member_group_id IS NOT NULL AS member_is_group,
+              coalesce(u.external_id, mg.external_id) AS member_id
+         FROM scoped m
+         JOIN dirsync.groups g ON g.id = m.group_id
+         LEFT JOIN dirsync.users u ON u.id = m.user_id
+         LEFT JOIN dirsync.groups mg ON mg.id = m.member_group_id
+     )
+     SELECT 'add'::text AS op, NULL::bigint AS group_pk, NULL::bigint AS member_pk, f.group_id, f.member_is_group, f.member_id
+       FROM ${t.finalEdges} f
+      WHERE NOT EXISTS (SELECT 1 FROM live l
+                         WHERE l.group_id = f.group_id AND l.member_is_group = f.member_is_group AND l.member_id = f.member_id)
+     UNION ALL
+     SELECT 'remove', l.group_pk, l.member_pk, l.group_id, l.member_is_group, l.member_id
+       FROM live l
+      WHERE NOT EXISTS (SELECT 1 FROM ${t.finalEdges} f
+                         WHERE f.group_id = l.group_id AND f.member_is_group = l.member_is_group AND f.member_id = l.member_id)
+        AND ${removable(t)}`,
+    [c],
+  );
+  await db.query(
+    `CREATE UNLOGGED TABLE ${t.diffDigests} AS
+     SELECT g.external_id AS group_id, NULL::text AS digest, true AS tainted
+       FROM dirsync.groups g
+      WHERE g.connector = $1 AND g.members_digest IS NOT NULL
+        AND (g.external_id IN (SELECT group_id FROM ${t.diffEdges})
+             OR g.external_id IN (SELECT id FROM ${s.groups}))`,
+    [c],
+  );
+}
+
+/** Counts, what the directory holds now, unreadable types and group losses, for the guard. */
+async function summarize(db: pg.PoolClient, t: StageTables, cfg: ConnectorConfig): Promise<DiffResult> {
+  const c = cfg.name;
 
   const { rows } = await db.query<{ object: string; op: string; n: string; removals: string }>(
     `SELECT 'users' AS object, op, count(*) AS n, count(*) FILTER (WHERE removal OR op = 'deactivate') AS removals FROM ${t.diffUsers} GROUP BY op

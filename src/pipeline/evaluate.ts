@@ -33,7 +33,7 @@ export async function evaluate(ctx: RunContext, read: ReadResult): Promise<Evalu
   }
   const db = await pool.connect();
   try {
-    const checked = await ctx.phase('check', () => checkSnapshot(db, ctx.t, cfg));
+    const checked = await ctx.phase('check', () => checkSnapshot(db, ctx.t, cfg, read.scope));
     ctx.addFigures({
       synced_users: checked.users,
       synced_groups: checked.groups,
@@ -45,8 +45,23 @@ export async function evaluate(ctx: RunContext, read: ReadResult): Promise<Evalu
       problems: checked.problems,
     });
     if (checked.problems > 0) ctx.log.warn({ ...checked }, 'records held or skipped; see run problems');
-    const diff = await ctx.phase('diff', () => diffSnapshot(db, ctx.t, cfg, ctx.opts.fullResync ?? false));
+    const diff = await ctx.phase('diff', () =>
+      diffSnapshot(db, ctx.t, cfg, ctx.opts.fullResync ?? false, read.scope),
+    );
     ctx.log.info({ counts: diff.counts }, 'diff computed');
+    if (read.scope) {
+      // In scope only the scope's edges were staged: the directory's count is the last one, moved.
+      const { rows: prev } = await db.query<{ edges: string | null }>(
+        `SELECT snapshot->>'synced_edges' AS edges FROM dirsync.runs WHERE id = $1`,
+        [read.scope.previousRun],
+      );
+      const before = prev[0]?.edges;
+      const m = diff.counts.memberships;
+      ctx.addFigures({
+        synced_edges:
+          before == null ? diff.existing.memberships + m.add - m.remove : Number(before) + m.add - m.remove,
+      });
+    }
     return { kind: 'changes', fingerprint, checked, diff, trips: evaluateGuard(diff, checked.users, cfg) };
   } finally {
     db.release();

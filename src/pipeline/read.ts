@@ -9,6 +9,7 @@
  * The derived snapshot goes through the same fetch (filters, transforms, COPY) as a full read, so
  * both modes end in the same check → diff → guard → apply.
  */
+import { createHash } from 'node:crypto';
 import type { ConnectorContext, Source } from '../../connectors/types.js';
 import { emptyStats } from '../../connectors/types.js';
 import { DirsyncError } from '../errors.js';
@@ -17,6 +18,7 @@ import {
   deltaChangesMirror,
   openMirrorSink,
   readMirror,
+  readScopedMirror,
   stageMirrorPatch,
   type MirrorAdvance,
 } from '../store/mirror.js';
@@ -25,6 +27,7 @@ import { FeedDelta } from './feed-delta.js';
 import { fetchSnapshot, type FetchResult } from './fetch.js';
 import { compileUserFilter } from './filter.js';
 import type { ReadPlan } from './mode.js';
+import { planScope, type Scope } from './scope.js';
 import { createStageTables, openStage } from './stage.js';
 import { compileTransforms } from './transform.js';
 import { snapshotFingerprint, unchangedSince } from './unchanged.js';
@@ -38,6 +41,8 @@ export interface ReadResult {
   cursor: string | null;
   /** What the apply does with the mirror. */
   advance: MirrorAdvance;
+  /** When set, only this scope was staged, and check and diff decide only it (scope.ts). */
+  scope: Scope | null;
 }
 
 export async function readSnapshot(ctx: RunContext, plan: ReadPlan): Promise<ReadResult> {
@@ -63,7 +68,7 @@ function connectorContext(ctx: RunContext): ConnectorContext {
 }
 
 /** Filters, transforms and stages a source's records (the one path every mode's snapshot takes). */
-async function stage(ctx: RunContext, source: Source): Promise<FetchResult> {
+async function stage(ctx: RunContext, source: Source, figure = ''): Promise<FetchResult> {
   await createStageTables(ctx.pool, ctx.t);
   const sink = await openStage(ctx.pool, ctx.t);
   const fetched = await fetchSnapshot(source, sink, {
@@ -73,10 +78,10 @@ async function stage(ctx: RunContext, source: Source): Promise<FetchResult> {
     onCount: (c) => ctx.progress({ read: { ...c } }),
   });
   ctx.addFigures({
-    users: fetched.users,
-    groups: fetched.groups,
-    edges: fetched.edges,
-    filtered_users: fetched.filteredUsers,
+    [`${figure}users`]: fetched.users,
+    [`${figure}groups`]: fetched.groups,
+    [`${figure}edges`]: fetched.edges,
+    [`${figure}filtered_users`]: fetched.filteredUsers,
   });
   ctx.log.info({ ...fetched, requests: ctx.stats.requests, mode: ctx.mode }, 'snapshot staged');
   return fetched;
@@ -93,7 +98,7 @@ async function readFull(ctx: RunContext): Promise<ReadResult> {
   if (!ctx.connector.openFeed) {
     try {
       const fetched = await stage(ctx, source);
-      return { digest: fetched.digest, staged: true, cursor: null, advance: 'keep' };
+      return { digest: fetched.digest, staged: true, cursor: null, advance: 'keep', scope: null };
     } finally {
       ctx.stats = { ...source.stats() };
       await source.close().catch((e) => ctx.log.warn({ err: e }, 'closing the source failed'));
@@ -121,7 +126,13 @@ async function readFull(ctx: RunContext): Promise<ReadResult> {
       await mirror.abort(e as Error);
       throw e;
     }
-    return { digest: fetched.digest, staged: true, cursor: source.cursor?.() ?? null, advance: 'adopt' };
+    return {
+      digest: fetched.digest,
+      staged: true,
+      cursor: source.cursor?.() ?? null,
+      advance: 'adopt',
+      scope: null,
+    };
   } finally {
     ctx.stats = { ...source.stats() };
     await source.close().catch((e) => ctx.log.warn({ err: e }, 'closing the source failed'));
@@ -174,7 +185,8 @@ async function readFeed(ctx: RunContext, plan: ReadPlan): Promise<ReadResult> {
   }
 
   ctx.addFigures(delta.counts());
-  await stageMirrorPatch(ctx.pool, ctx.runId, delta.patch());
+  const patch = delta.patch();
+  await stageMirrorPatch(ctx.pool, ctx.runId, patch);
   // An empty feed needs no look at the mirror at all (its cost must not grow with the directory).
   const changes = !delta.isEmpty() && (await deltaChangesMirror(ctx.pool, mirrorRunId, ctx.runId));
   if (!changes && plan.state.stagedDigest !== null && !ctx.opts.fullResync) {
@@ -182,10 +194,37 @@ async function readFeed(ctx: RunContext, plan: ReadPlan): Promise<ReadResult> {
     // still holds and nothing needs deriving (the unchanged fast path in evaluate.ts then agrees).
     const fingerprint = snapshotFingerprint(ctx.cfg, plan.state.stagedDigest);
     if ((await unchangedSince(ctx.pool, ctx.cfg, fingerprint)) !== null) {
-      return { digest: plan.state.stagedDigest, staged: false, cursor, advance: 'keep' };
+      return { digest: plan.state.stagedDigest, staged: false, cursor, advance: 'keep', scope: null };
     }
   }
+  const decision = await planScope(ctx.pool, ctx.cfg, ctx.runId, mirrorRunId, plan.state.stagedDigest, patch);
+  if (decision.scope) return deriveScope(ctx, decision.scope, plan.state.stagedDigest as string, cursor);
+  ctx.log.info({ why: decision.reason }, 'deciding the whole snapshot, not only what changed');
   return derive(ctx, plan, ctx.runId, 'patch', cursor);
+}
+
+/**
+ * Stages only the scope of the change (scope.ts). The staged digest stands for the mirror this
+ * run leaves: the last one's, advanced by this run, so an empty feed next time finds the
+ * directory unchanged, and a full read (whose digest differs) decides everything again.
+ */
+async function deriveScope(
+  ctx: RunContext,
+  scope: Scope,
+  lastDigest: string,
+  cursor: string,
+): Promise<ReadResult> {
+  await stage(
+    ctx,
+    {
+      read: () => readScopedMirror(ctx.pool, scope.mirrorRunId, scope.deltaRunId, scope),
+      stats: emptyStats,
+      close: async () => {},
+    },
+    'scope_',
+  );
+  const digest = `scoped:${createHash('sha256').update(`${lastDigest}\n${ctx.runId}`).digest('base64url')}`;
+  return { digest, staged: true, cursor, advance: 'patch', scope };
 }
 
 /** Stages the snapshot the mirror (patched with this run's delta, if any) stands for. */
@@ -202,5 +241,5 @@ async function derive(
     stats: emptyStats,
     close: async () => {},
   });
-  return { digest: fetched.digest, staged: true, cursor, advance };
+  return { digest: fetched.digest, staged: true, cursor, advance, scope: null };
 }

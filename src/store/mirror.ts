@@ -319,6 +319,67 @@ export async function* readMirror(
   }
 }
 
+/** The scope tables a scoped read selects by (pipeline/scope.ts); mirror-keyed ids in `mid`. */
+export interface MirrorScope {
+  users: string;
+  groups: string;
+  pairs: string;
+}
+
+/**
+ * The records of a mirror patched with a run's delta, restricted to a scope: the users and groups
+ * in it, every edge of a user or group in it (a group's whole member list), the single edges in it,
+ * and every problem without an id of its own (they decide whether removals of a type are trusted).
+ * Each lookup goes through the mirror's indexes, so the read costs what the scope holds.
+ */
+export async function* readScopedMirror(
+  pool: pg.Pool,
+  mirrorRunId: number,
+  deltaRunId: number,
+  s: MirrorScope,
+): AsyncGenerator<SnapshotItem> {
+  const m = mirrorTables(mirrorRunId);
+  const x = mirrorStageTables(deltaRunId);
+  const notInDelta = `NOT EXISTS (SELECT 1 FROM ${x.deltaObjects} d WHERE d.object_type = o.object_type AND d.external_id = o.external_id)`;
+  const objectsSql = `
+    SELECT o.item FROM ${s.users} su JOIN ${m.objects} o ON o.object_type = 'user' AND o.external_id = su.mid WHERE ${notInDelta}
+    UNION ALL
+    SELECT o.item FROM ${s.groups} sg JOIN ${m.objects} o ON o.object_type = 'group' AND o.external_id = sg.mid WHERE ${notInDelta}
+    UNION ALL
+    SELECT o.item FROM ${m.objects} o WHERE o.object_type = 'problem'
+    UNION ALL
+    SELECT d.item FROM ${x.deltaObjects} d
+     WHERE d.item IS NOT NULL
+       AND (d.object_type <> 'problem' OR NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'problem' AND o.item = d.item))`;
+  for await (const line of copyLines(pool, objectsSql)) {
+    yield JSON.parse(decodeCopyField(line) as string) as SnapshotItem;
+  }
+  // UNION (not ALL): an edge reached both through its group and through its member is read once.
+  const edgesSql = `
+    WITH scoped AS (
+      SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.groups} sg JOIN ${m.edges} e ON e.group_id = sg.mid
+      UNION
+      SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.users} su JOIN ${m.edges} e ON e.member_id = su.mid AND NOT e.member_is_group
+      UNION
+      SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.groups} sg JOIN ${m.edges} e ON e.member_id = sg.mid AND e.member_is_group
+      UNION
+      SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.pairs} p
+        JOIN ${m.edges} e ON e.group_id = p.group_mid AND e.member_id = p.member_mid AND e.member_is_group = p.member_is_group
+    )
+    SELECT e.group_id, e.member_is_group, e.member_id FROM scoped e WHERE ${keptEdgesWhere('e', x)}
+    UNION
+    SELECT a.group_id, a.member_is_group, a.member_id FROM ${x.deltaEdgeAdditions} a`;
+  for await (const line of copyLines(pool, edgesSql)) {
+    const [g, isGroup, member] = line.split('\t');
+    yield {
+      kind: 'edge',
+      groupId: mirrorIdOf(decodeCopyField(g as string) as string),
+      memberType: isGroup === 't' ? 'group' : 'user',
+      memberId: mirrorIdOf(decodeCopyField(member as string) as string),
+    };
+  }
+}
+
 /** How an apply advances the mirror: adopt a full read's, patch with a feed's delta, or keep it. */
 export type MirrorAdvance = 'adopt' | 'patch' | 'keep';
 

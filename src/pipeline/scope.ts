@@ -1,0 +1,204 @@
+/**
+ * Scope: what an incremental run re-evaluates, so that its database work grows with the change and
+ * not with the directory.
+ *
+ * A full evaluation (check → diff over the whole derived snapshot) decides every record from the
+ * record itself and a little global context. When the config that decides evaluation is the one of
+ * the last apply and nobody moved the directory since, every record the feed did not touch would be
+ * decided exactly as it was then, and the directory already holds that decision. So an incremental
+ * run stages and decides only:
+ *
+ * - users: those the feed touched, and those the last apply held or reported (a held record is
+ *   decided again each run: a collision may have gone away);
+ * - groups: the same, plus groups whose member list the feed re-read; such a group's whole member
+ *   list is in scope;
+ * - memberships: every edge of a user in scope, every edge to or from a group in scope, and the
+ *   single edges the feed added or removed.
+ * Everything outside the scope counts as what the directory holds (check.ts and diff.ts read the
+ * live tables for it), so the same SQL decides in-scope records as a full run would.
+ *
+ * Global rules decide the cases the scope cannot: a group include or exclude filter follows
+ * nesting through the whole org, and cycle and depth holds depend on the whole nesting graph. The
+ * run then derives the whole snapshot as before (the reason is logged and recorded as a figure);
+ * changes that leave nesting alone, which are most of them, stay scoped.
+ */
+import type pg from 'pg';
+import type { ConnectorConfig } from '../../config/schema.js';
+import { mirrorId, mirrorStageTables, mirrorTables, type MirrorPatch } from '../store/mirror.js';
+import { PROBLEM_ROWS_PER_CHECK } from './limits.js';
+import { STAGE_SCHEMA } from './stage.js';
+import { textFault } from './text.js';
+import { snapshotFingerprint } from './unchanged.js';
+
+/** The tables of one run's scope: ids as the directory has them (`id`) and as the mirror keys them (`mid`). */
+export interface Scope {
+  /** Users decided again: `(id, mid)`. */
+  users: string;
+  /** Groups decided again, with their whole member lists: `(id, mid)`. */
+  groups: string;
+  /** Single edges the feed added or removed: `(group_id, member_is_group, member_id)`. */
+  pairs: string;
+  /** The run whose problems describe what the directory holds now (held records, skipped edges). */
+  previousRun: number;
+  /** The mirror the scope is read from, and the run's delta that patches it. */
+  mirrorRunId: number;
+  deltaRunId: number;
+}
+
+export function scopeTables(runId: number) {
+  const t = (n: string) => `${STAGE_SCHEMA}.r${runId}_${n}`;
+  return { users: t('su'), groups: t('sg'), pairs: t('sp') };
+}
+
+export type ScopeDecision = { scope: Scope } | { scope: null; reason: string };
+
+interface DirectoryFingerprint {
+  snapshot_fingerprint: string | null;
+  fingerprint_run_id: string | null;
+  same_version: boolean;
+}
+
+/**
+ * Decides whether this incremental run can be evaluated in scope, and if so stages the scope. The
+ * delta tables (`stageMirrorPatch`) must exist.
+ */
+export async function planScope(
+  pool: pg.Pool,
+  cfg: ConnectorConfig,
+  runId: number,
+  mirrorRunId: number,
+  stagedDigest: string | null,
+  patch: MirrorPatch,
+): Promise<ScopeDecision> {
+  const no = (reason: string): ScopeDecision => ({ scope: null, reason });
+  if (cfg.filters.groups.include.length > 0 || cfg.filters.groups.exclude.length > 0) {
+    return no('a group include or exclude filter follows nesting through the whole org');
+  }
+  // The directory is what the last apply made it with this very config: same fingerprint (config
+  // that decides evaluation, and the snapshot digest the mirror stands for), same version.
+  const { rows } = await pool.query<DirectoryFingerprint>(
+    `SELECT snapshot_fingerprint, fingerprint_run_id, version = fingerprint_version AS same_version
+       FROM dirsync.directories WHERE connector = $1`,
+    [cfg.name],
+  );
+  const d = rows[0];
+  if (
+    stagedDigest === null ||
+    !d?.fingerprint_run_id ||
+    !d.same_version ||
+    d.snapshot_fingerprint !== snapshotFingerprint(cfg, stagedDigest)
+  ) {
+    return no('the config or the directory changed since the last apply');
+  }
+  const previousRun = Number(d.fingerprint_run_id);
+  // The previous run's problems name every record it held. A capped list may not: decide all.
+  const { rows: capped } = await pool.query<{ capped: boolean }>(
+    `SELECT coalesce(max(n), 0) >= $2 AS capped FROM (
+       SELECT count(*) AS n FROM dirsync.run_problems WHERE run_id = $1 GROUP BY object_type) c`,
+    [previousRun, PROBLEM_ROWS_PER_CHECK],
+  );
+  if (capped[0]?.capped) return no('the last apply reported too many problems to name every held record');
+  if (await nestingTouched(pool, mirrorRunId, runId)) {
+    return no('the change touches group nesting, which is decided over the whole org');
+  }
+
+  const { rows: held } = await pool.query<{
+    object_type: string;
+    external_id: string;
+    member: string | null;
+  }>(
+    `SELECT object_type, external_id, sample->>'member' AS member FROM dirsync.run_problems
+      WHERE run_id = $1 AND external_id IS NOT NULL`,
+    [previousRun],
+  );
+  const users = new Set<string>();
+  const groups = new Set<string>();
+  for (const o of patch.objects) (o.objectType === 'user' ? users : groups).add(o.externalId);
+  for (const p of patch.purge) (p.isGroup ? groups : users).add(p.id);
+  for (const g of patch.resets) groups.add(g);
+  for (const h of held) {
+    if (h.object_type === 'user') users.add(h.external_id);
+    else groups.add(h.external_id);
+  }
+  const pairs = new Map<string, [string, boolean, string]>();
+  for (const e of [...patch.edgeAdditions, ...patch.edgeRemovals]) {
+    pairs.set(JSON.stringify([e.groupId, e.memberType, e.memberId]), [
+      e.groupId,
+      e.memberType === 'group',
+      e.memberId,
+    ]);
+  }
+
+  const s = scopeTables(runId);
+  // An id Postgres cannot store is no directory id (stage.ts reports its record): NULL here, and
+  // the mirror key (JSON text) still finds the record.
+  const storable = (id: string) => (textFault(id) === null ? id : null);
+  const ids = (set: Set<string>) => [[...set].map(storable), [...set].map(mirrorId)];
+  const [userIds, userMids] = ids(users);
+  const [groupIds, groupMids] = ids(groups);
+  const pairList = [...pairs.values()];
+  await pool.query(`
+    CREATE UNLOGGED TABLE ${s.users} (id text, mid text NOT NULL);
+    CREATE UNLOGGED TABLE ${s.groups} (id text, mid text NOT NULL);
+    CREATE UNLOGGED TABLE ${s.pairs} (group_id text, member_is_group boolean NOT NULL, member_id text,
+                                      group_mid text NOT NULL, member_mid text NOT NULL);`);
+  await pool.query(`INSERT INTO ${s.users} SELECT * FROM unnest($1::text[], $2::text[])`, [
+    userIds,
+    userMids,
+  ]);
+  await pool.query(`INSERT INTO ${s.groups} SELECT * FROM unnest($1::text[], $2::text[])`, [
+    groupIds,
+    groupMids,
+  ]);
+  await pool.query(
+    `INSERT INTO ${s.pairs} SELECT * FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[])`,
+    [
+      pairList.map((p) => storable(p[0])),
+      pairList.map((p) => p[1]),
+      pairList.map((p) => storable(p[2])),
+      pairList.map((p) => mirrorId(p[0])),
+      pairList.map((p) => mirrorId(p[2])),
+    ],
+  );
+  await pool.query(`
+    CREATE INDEX ON ${s.users} (id); CREATE INDEX ON ${s.groups} (id);
+    ANALYZE ${s.users}; ANALYZE ${s.groups}; ANALYZE ${s.pairs}`);
+  return { scope: { ...s, previousRun, mirrorRunId, deltaRunId: runId } };
+}
+
+/**
+ * True when the delta may change the nesting graph that cycle and depth holds are decided on:
+ * a group-in-group edge added, removed or reset away, or a group taking part in nesting that is
+ * created, removed or changed (its held state could change). Set-based over the delta, through
+ * the mirror's indexes: it costs what the change costs.
+ */
+async function nestingTouched(pool: pg.Pool, mirrorRunId: number, runId: number): Promise<boolean> {
+  const m = mirrorTables(mirrorRunId);
+  const x = mirrorStageTables(runId);
+  const same = (a: string) =>
+    `e.group_id = ${a}.group_id AND e.member_is_group AND e.member_id = ${a}.member_id`;
+  const { rows } = await pool.query<{ touched: boolean }>(
+    `SELECT
+       EXISTS (SELECT 1 FROM ${x.deltaEdgeAdditions} a
+                WHERE a.member_is_group AND NOT EXISTS (SELECT 1 FROM ${m.edges} e WHERE ${same('a')}))
+    OR EXISTS (SELECT 1 FROM ${x.deltaEdgeRemovals} d JOIN ${m.edges} e ON ${same('d')}
+                WHERE d.member_is_group
+                  AND NOT EXISTS (SELECT 1 FROM ${x.deltaEdgeAdditions} a WHERE a.group_id = d.group_id
+                                   AND a.member_is_group AND a.member_id = d.member_id))
+    OR EXISTS (SELECT 1 FROM ${x.deltaResets} r JOIN ${m.edges} e ON e.group_id = r.group_id AND e.member_is_group
+                WHERE NOT EXISTS (SELECT 1 FROM ${x.deltaEdgeAdditions} a WHERE a.group_id = e.group_id
+                                   AND a.member_is_group AND a.member_id = e.member_id))
+    OR EXISTS (SELECT 1 FROM ${x.deltaPurge} p JOIN ${m.edges} e ON e.group_id = p.id AND e.member_is_group WHERE p.is_group)
+    OR EXISTS (SELECT 1 FROM ${x.deltaPurge} p JOIN ${m.edges} e ON e.member_id = p.id AND e.member_is_group WHERE p.is_group)
+    OR EXISTS (SELECT 1 FROM ${x.deltaObjects} d JOIN ${m.edges} e ON e.group_id = d.external_id AND e.member_is_group
+                WHERE d.object_type = 'group'
+                  AND NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'group'
+                                   AND o.external_id = d.external_id AND o.item = d.item))
+    OR EXISTS (SELECT 1 FROM ${x.deltaObjects} d JOIN ${m.edges} e ON e.member_id = d.external_id AND e.member_is_group
+                WHERE d.object_type = 'group'
+                  AND NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'group'
+                                   AND o.external_id = d.external_id AND o.item = d.item))
+    AS touched`,
+  );
+  return rows[0]?.touched ?? true;
+}

@@ -1,0 +1,180 @@
+/**
+ * Incremental runs evaluated in scope (src/pipeline/scope.ts): only what the feed touched is staged,
+ * checked and diffed, and the directory still ends exactly where full reads take it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConnectorConfig } from '../../config/load.js';
+import type { ConnectorConfig } from '../../config/schema.js';
+import { generateOrg } from '../../connectors/emulator-kit/org.js';
+import { planMutations } from '../../connectors/emulator-kit/plan.js';
+import type { Connector } from '../../connectors/types.js';
+import { silentLogger } from '../../src/logger.js';
+import { runSync, type RunSummary } from '../../src/pipeline/run.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { expectIncrementalEqualsFull } from '../helpers/equivalence.js';
+import { MemoryIdp, memoryConnector } from '../helpers/memory-idp.js';
+
+const connector = memoryConnector as unknown as Connector;
+let inc: TestDatabase;
+let ref: TestDatabase;
+beforeAll(async () => {
+  [inc, ref] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+});
+afterAll(async () => {
+  await Promise.all([inc?.drop(), ref?.drop()]);
+});
+
+let n = 0;
+function setup(extra: Record<string, unknown>, size = { users: 150, groups: 18 }) {
+  const name = `s${++n}`;
+  const idp = new MemoryIdp(
+    `${name}-${Math.random()}`,
+    generateOrg({ ...size, membersPerGroup: 10, nestingDepth: 3, seed: n * 313 }),
+  );
+  const config: ConnectorConfig = parseConnectorConfig(
+    {
+      name,
+      kind: 'memory',
+      org: idp.name,
+      guard: {
+        minRemovals: 100_000,
+        users: { maxCount: 100_000 },
+        groups: { maxCount: 100_000 },
+        memberships: { maxCount: 100_000 },
+        groupMembers: { maxPercent: 100 },
+      },
+      ...extra,
+    },
+    connector,
+  );
+  return { name, idp, config };
+}
+
+const scoped = (s: RunSummary) => s.snapshot.scope_users !== undefined;
+
+describe('incremental runs decided in scope', () => {
+  it('end where full reads end over 30 randomized rounds, most of them in scope', async () => {
+    const { idp, config } = setup({
+      localGroups: ['everyone'],
+      transform: { displayName: '{{ displayName | upper }}' },
+    });
+    let inScope = 0;
+    let changed = 0;
+    const seed = 4242;
+    const { modes } = await expectIncrementalEqualsFull({
+      connector,
+      incremental: inc.pool,
+      reference: ref.pool,
+      rounds: 30,
+      config: () => config,
+      mutate(round) {
+        idp.overlap = round % 4 === 0 ? 6 : 0;
+        for (const m of planMutations(idp.org, {
+          seed: seed + round * 7919,
+          users: 0.04,
+          memberships: 0.04,
+          // Group changes move nesting, which is decided over the whole org: every third round.
+          groups: round % 3 === 0 ? 2 : 0,
+        }))
+          idp.apply(m);
+        const users = idp.org.users;
+        // Collisions come and go: a user takes another's name, later gives it back.
+        if (round % 5 === 1 && users.length > 6)
+          idp.apply({ op: 'updateUser', id: users[4]!.id, patch: { login: users[5]!.login.toUpperCase() } });
+        if (round % 5 === 3 && users.length > 6)
+          idp.apply({
+            op: 'updateUser',
+            id: users[4]!.id,
+            patch: { login: `back-${round}-${users[4]!.id}` },
+          });
+        // Records the directory cannot take: held, then mended.
+        if (round % 6 === 2 && users[7]) idp.patchUser(users[7].id, { displayName: 'bad\u0000name' });
+        if (round % 6 === 4 && users[7]) idp.patchUser(users[7].id, { displayName: `mended ${round}` });
+        if (round % 7 === 2 && users[8]) idp.patchUser(users[8].id, { active: null });
+        if (round % 7 === 5 && users[8]) idp.patchUser(users[8].id, { active: true });
+        // A cycle (nesting change: whole org), removed later.
+        const child = idp.org.groups.find((g) => g.parentId !== null);
+        if (round === 10 && child) idp.nest(child.id, child.parentId!);
+        if (round === 13)
+          for (const k of [...idp.extraNesting]) idp.unnest(...(k.split('>') as [string, string]));
+        // A whole member list re-read, and a user deleted and re-created under the same login.
+        if (round % 4 === 2 && idp.org.groups[2]) idp.resetMembers(idp.org.groups[2].id);
+        if (round % 5 === 4 && users[3]) {
+          const u = users[3];
+          idp.apply({ op: 'removeUser', id: u.id });
+          idp.apply({ op: 'addUser', user: { ...u, id: `${u.id}-again${round}` } });
+          idp.apply({ op: 'addMember', groupId: idp.org.groups[1]!.id, userId: `${u.id}-again${round}` });
+        }
+      },
+      onRound(round, i) {
+        if (scoped(i)) {
+          inScope++;
+          // Only what changed was staged, not the directory.
+          expect(i.snapshot.scope_users, `round ${round} (seed ${seed})`).toBeLessThan(
+            idp.org.users.length / 2,
+          );
+        }
+        changed +=
+          i.counts.users.create +
+          i.counts.users.update +
+          i.counts.users.deactivate +
+          i.counts.users.reactivate +
+          i.counts.groups.create +
+          i.counts.groups.delete +
+          i.counts.memberships.add +
+          i.counts.memberships.remove;
+      },
+    });
+    expect(modes.incremental).toBeGreaterThanOrEqual(28);
+    expect(inScope, 'rounds decided in scope').toBeGreaterThanOrEqual(15);
+    expect(changed).toBeGreaterThan(300);
+  }, 600_000);
+
+  it('deletes at once with deleteAfter 0s and keeps grace periods running, in scope', async () => {
+    const { idp, config } = setup({ deletion: { deleteAfter: '0s' } }, { users: 80, groups: 10 });
+    let inScope = 0;
+    await expectIncrementalEqualsFull({
+      connector,
+      incremental: inc.pool,
+      reference: ref.pool,
+      rounds: 12,
+      config: () => config,
+      mutate(round) {
+        for (const m of planMutations(idp.org, {
+          seed: 77 + round,
+          users: 0.08,
+          memberships: 0.05,
+          groups: 0,
+        }))
+          idp.apply(m);
+      },
+      onRound(_round, i) {
+        if (scoped(i)) inScope++;
+      },
+    });
+    expect(inScope).toBeGreaterThanOrEqual(10);
+  }, 300_000);
+
+  it('a change to one user stages that user and its memberships, not the directory', async () => {
+    const { idp, config } = setup({}, { users: 300, groups: 20 });
+    const sync = (o: { fullResync?: boolean } = {}) =>
+      runSync({ pool: inc.pool, config, connector, trigger: 'test', logger: silentLogger, ...o });
+    await sync();
+    const u = idp.org.users[10]!;
+    idp.apply({ op: 'updateUser', id: u.id, patch: { displayName: 'Renamed Person' } });
+    const run = await sync();
+    expect(run.mode).toBe('incremental');
+    expect(run.snapshot.scope_users).toBe(1);
+    expect(run.snapshot.scope_groups).toBe(0);
+    const memberships = [...idp.org.members.values()].filter((s) => s.has(u.id)).length;
+    expect(run.snapshot.scope_edges).toBe(memberships);
+    expect(run.counts.users.update).toBe(1);
+    // The directory's own figures are still the whole directory's.
+    expect(run.snapshot.synced_users).toBe(idp.org.users.length);
+    const { rows } = await inc.pool.query(
+      `SELECT display_name FROM dirsync.users WHERE connector = $1 AND external_id = $2`,
+      [config.name, u.id],
+    );
+    expect(rows[0]?.display_name).toBe('Renamed Person');
+  }, 120_000);
+});
