@@ -93,7 +93,13 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
       [c],
     );
 
-    // Groups.
+    // Groups. Whether a deleted group took part in nesting is asked before the delete cascades.
+    const { rows: gone } = await client.query<{ nested: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ${t.diffGroups} d JOIN dirsync.group_members m ON m.group_id = d.id
+                       WHERE d.op = 'delete' AND m.member_group_id IS NOT NULL)
+           OR EXISTS (SELECT 1 FROM ${t.diffGroups} d JOIN dirsync.group_members m ON m.member_group_id = d.id
+                       WHERE d.op = 'delete') AS nested`,
+    );
     await client.query(
       `DELETE FROM dirsync.groups g USING ${t.diffGroups} d WHERE d.op = 'delete' AND g.id = d.id`,
     );
@@ -146,12 +152,22 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
       [c],
     );
 
-    // Nesting closure: rebuilt when groups or nesting changed (small: groups x depth).
+    // Nesting closure: rebuilt when nesting changed (groups x depth rows). A group created outside
+    // any nesting only adds its own row, and a deleted one outside nesting takes its own rows with
+    // it (cascade): an incremental run that creates a group does not rebuild the whole closure.
     const { rows: nest } = await client.query<{ changed: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM ${t.diffGroups} WHERE op IN ('create', 'delete'))
-           OR EXISTS (SELECT 1 FROM ${t.diffEdges} WHERE member_is_group) AS changed`,
+      `SELECT EXISTS (SELECT 1 FROM ${t.diffEdges} WHERE member_is_group) AS changed`,
     );
-    if (nest[0]?.changed) await rebuildClosure(client, c);
+    if (nest[0]?.changed || gone[0]?.nested) await rebuildClosure(client, c);
+    else {
+      await client.query(
+        `INSERT INTO dirsync.group_closure (connector, ancestor_id, descendant_id, depth)
+         SELECT $1, g.id, g.id, 0 FROM ${t.diffGroups} d
+           JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = d.external_id
+          WHERE d.op = 'create'`,
+        [c],
+      );
+    }
 
     await client.query(
       `UPDATE dirsync.directories SET version = version + 1, updated_at = now(), last_success_at = now(),

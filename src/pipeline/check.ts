@@ -262,6 +262,9 @@ export async function checkSnapshot(
          SELECT l.external_id, l.username_key, false
            FROM dirsync.users l
           WHERE l.connector = $1 AND NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id)
+            -- Only names the snapshot claims can collide (in scope, the directory's other names are
+            -- not even read: the index on the key finds the few that matter).
+            AND l.username_key IN (SELECT username_key FROM ${t.finalUsers})
        ),
        dup AS (SELECT key, string_agg(external_id, ', ' ORDER BY external_id) AS ids FROM claims GROUP BY key HAVING count(*) > 1),
        losers AS (
@@ -289,6 +292,7 @@ export async function checkSnapshot(
           WHERE l.connector = $1
             AND NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id
                              AND f.username_key IS DISTINCT FROM l.username_key)
+            AND l.username_skeleton IN (SELECT username_skeleton FROM ${t.finalUsers})
        ),
        losers AS (
          SELECT DISTINCT ON (f.external_id) f.external_id, f.username, k.username AS other, k.external_id AS other_id

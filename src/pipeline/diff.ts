@@ -156,7 +156,20 @@ export async function diffSnapshot(
 
   // Fresh tables have no statistics: without them the planner guesses nested loops for apply.
   await db.query(`ANALYZE ${t.diffUsers}; ANALYZE ${t.diffGroups}; ANALYZE ${t.diffEdges}`);
-  return summarize(db, t, cfg);
+  return summarize(db, t, cfg, scope ? await membershipsAfter(db, scope.previousRun) : null);
+}
+
+/**
+ * The memberships the directory held after a run applied, as that run recorded it (evaluate.ts);
+ * counting them again would read every edge. Null when the run did not record it.
+ */
+async function membershipsAfter(db: pg.PoolClient, runId: number): Promise<number | null> {
+  const { rows } = await db.query<{ n: string | null }>(
+    `SELECT snapshot->>'directory_memberships' AS n FROM dirsync.runs WHERE id = $1`,
+    [runId],
+  );
+  const n = rows[0]?.n;
+  return n == null ? null : Number(n);
 }
 
 /** Keeps a live edge the snapshot does not select: of a held object, or a held (cycle) edge. */
@@ -325,7 +338,13 @@ async function diffScopedEdges(db: pg.PoolClient, t: StageTables, c: string, s: 
 }
 
 /** Counts, what the directory holds now, unreadable types and group losses, for the guard. */
-async function summarize(db: pg.PoolClient, t: StageTables, cfg: ConnectorConfig): Promise<DiffResult> {
+async function summarize(
+  db: pg.PoolClient,
+  t: StageTables,
+  cfg: ConnectorConfig,
+  /** The directory's membership count when known without counting (see membershipsAfter). */
+  memberships: number | null,
+): Promise<DiffResult> {
   const c = cfg.name;
 
   const { rows } = await db.query<{ object: string; op: string; n: string; removals: string }>(
@@ -342,8 +361,9 @@ async function summarize(db: pg.PoolClient, t: StageTables, cfg: ConnectorConfig
   const { rows: ex } = await db.query<{ users: string; groups: string; memberships: string }>(
     `SELECT (SELECT count(*) FROM dirsync.users WHERE connector = $1 AND missing_since IS NULL) AS users,
             (SELECT count(*) FROM dirsync.groups WHERE connector = $1) AS groups,
-            (SELECT count(*) FROM dirsync.group_members m JOIN dirsync.groups g ON g.id = m.group_id WHERE g.connector = $1) AS memberships`,
-    [c],
+            coalesce($2::bigint, (SELECT count(*) FROM dirsync.group_members m JOIN dirsync.groups g ON g.id = m.group_id
+                                   WHERE g.connector = $1)) AS memberships`,
+    [c, memberships],
   );
   const e = ex[0] as { users: string; groups: string; memberships: string };
 

@@ -49,6 +49,9 @@ export async function evaluate(ctx: RunContext, read: ReadResult): Promise<Evalu
       diffSnapshot(db, ctx.t, cfg, ctx.opts.fullResync ?? false, read.scope),
     );
     ctx.log.info({ counts: diff.counts }, 'diff computed');
+    const m = diff.counts.memberships;
+    // What the directory holds once this diff applies: the next run in scope reads it from here.
+    ctx.addFigures({ directory_memberships: diff.existing.memberships + m.add - m.remove });
     if (read.scope) {
       // In scope only the scope's edges were staged: the directory's count is the last one, moved.
       const { rows: prev } = await db.query<{ edges: string | null }>(
@@ -56,7 +59,6 @@ export async function evaluate(ctx: RunContext, read: ReadResult): Promise<Evalu
         [read.scope.previousRun],
       );
       const before = prev[0]?.edges;
-      const m = diff.counts.memberships;
       ctx.addFigures({
         synced_edges:
           before == null ? diff.existing.memberships + m.add - m.remove : Number(before) + m.add - m.remove,
