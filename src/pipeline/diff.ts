@@ -399,7 +399,12 @@ async function summarize(
      SELECT r.group_id, g.name, r.removed, m.members
        FROM removed r
        JOIN dirsync.groups g ON g.id = r.group_pk
-       CROSS JOIN LATERAL (SELECT count(*) AS members FROM dirsync.group_members gm WHERE gm.group_id = r.group_pk) m
+       -- Two counts, one per partial index (users, groups): a single count by group_id matches
+       -- neither index, and the planner then scanned every membership once per group.
+       CROSS JOIN LATERAL (
+         SELECT (SELECT count(*) FROM dirsync.group_members gm WHERE gm.group_id = r.group_pk AND gm.user_id IS NOT NULL)
+              + (SELECT count(*) FROM dirsync.group_members gm WHERE gm.group_id = r.group_pk AND gm.member_group_id IS NOT NULL)
+                AS members) m
       WHERE m.members >= $1
       ORDER BY r.removed::numeric / m.members DESC, r.removed DESC, r.group_id
       LIMIT 20`,
