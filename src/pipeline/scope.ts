@@ -98,6 +98,15 @@ export async function planScope(
     [previousRun, PROBLEM_ROWS_PER_CHECK],
   );
   if (capped[0]?.capped) return no('the last apply reported too many problems to name every held record');
+  // A record whose id Postgres cannot store is reported without an id, so the scope cannot name
+  // it; deciding the whole snapshot finds it again (and keeps its type incomplete for the guard).
+  const { rows: idless } = await pool.query<{ any: boolean }>(
+    // The reasons stage.ts gives such records.
+    `SELECT EXISTS (SELECT 1 FROM dirsync.run_problems WHERE run_id = $1 AND external_id IS NULL
+                     AND (reason LIKE 'the id %' OR reason LIKE 'a membership id %')) AS any`,
+    [previousRun],
+  );
+  if (idless[0]?.any) return no('the last apply held a record whose id cannot be stored');
   if (await nestingTouched(pool, mirrorRunId, runId)) {
     return no('the change touches group nesting, which is decided over the whole org');
   }

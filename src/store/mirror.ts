@@ -158,11 +158,13 @@ export async function openMirrorSink(pool: pg.Pool, runId: number): Promise<Mirr
         release(true);
         throw e;
       }
-      // Indexes for the patches and the reads of later incremental runs.
+      // Indexes for the patches and the reads of later incremental runs, and statistics: without
+      // them the planner guesses, and a scoped read may scan a million edges instead of probing.
       await pool.query(`
         CREATE INDEX ON ${t.objects} (object_type, external_id);
         CREATE INDEX ON ${t.edges} (group_id, member_id);
-        CREATE INDEX ON ${t.edges} (member_id);`);
+        CREATE INDEX ON ${t.edges} (member_id);
+        ANALYZE ${t.objects}; ANALYZE ${t.edges};`);
     },
     async abort(err) {
       for (const w of writers) w.abort(err);
