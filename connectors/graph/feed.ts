@@ -11,9 +11,8 @@
  * `DIRSYNC_E_CURSOR_EXPIRED`, and the pipeline reads in full.
  * https://learn.microsoft.com/graph/delta-query-overview  https://learn.microsoft.com/graph/delta-query-groups
  *
- * Push-down: with `activeUsersOnly` the full read lists enabled users only (but keeps every
- * member edge), so a user the feed sees disabled becomes a removal followed by its current group
- * memberships (`/users/{id}/memberOf`), which puts back the edges the removal took. A group
+ * Push-down: none for users (read.ts reads every user whatever `activeUsersOnly` says; a cursor
+ * saved by an older read of enabled users only is expired, so the next read is full). A group
  * filter is not continued by the feed (a renamed group entering the filter would need its whole
  * subgroup closure read again): such a connector reads in full (`DIRSYNC_E_FEED_UNAVAILABLE`).
  */
@@ -31,7 +30,7 @@ export interface FeedLinks {
   /** The `@odata.deltaLink` (or, for a full read through delta, the first link) of each round. */
   users: string;
   groups: string;
-  /** Whether the read this continues listed enabled users only. */
+  /** Whether the read this continues listed enabled users only (older versions did; now never). */
   activeOnly: boolean;
 }
 
@@ -44,7 +43,7 @@ const groupDelta = () => `/groups/delta?$select=${[...GROUP_SELECT, 'members'].j
 
 /** Whether this read's context can be continued by the feed. */
 export function feedPushDown(ctx: ConnectorContext): { feedable: boolean; activeOnly: boolean } {
-  return { feedable: groupFilters(ctx.groupFilter) === null, activeOnly: ctx.activeUsersOnly === true };
+  return { feedable: groupFilters(ctx.groupFilter) === null, activeOnly: false };
 }
 
 export function encodeCursor(links: FeedLinks): string {
@@ -75,7 +74,7 @@ export function decodeCursor(cursor: string, root: string): FeedLinks {
 export async function latestCursor(
   client: GraphClient,
   _config: GraphConfig,
-  ctx: ConnectorContext,
+  _ctx: ConnectorContext,
 ): Promise<FeedLinks> {
   const link = async (path: string) => {
     const body = await client.get(`${path}&$deltatoken=latest`);
@@ -89,7 +88,7 @@ export async function latestCursor(
     v: 1,
     users: await link(userDelta()),
     groups: await link(groupDelta()),
-    activeOnly: ctx.activeUsersOnly === true,
+    activeOnly: false,
   };
 }
 
@@ -97,12 +96,12 @@ export async function latestCursor(
  * A cursor that starts an initial delta round: the feed from it is a full read through delta
  * (applied to nothing, it yields the whole tenant). The bench compares it with a full read.
  */
-export function initialCursor(ctx: ConnectorContext): string {
+export function initialCursor(_ctx: ConnectorContext): string {
   return encodeCursor({
     v: 1,
     users: userDelta(),
     groups: groupDelta(),
-    activeOnly: ctx.activeUsersOnly === true,
+    activeOnly: false,
   });
 }
 
@@ -200,7 +199,6 @@ async function* readUsers(
 ): AsyncGenerator<ChangeItem> {
   let seen = 0;
   for await (const page of round(s, links.users, done)) {
-    const hidden: string[] = [];
     for (const raw of page) {
       const id = typeof raw.id === 'string' && raw.id !== '' ? raw.id : null;
       if (removedOf(raw)) {
@@ -212,34 +210,10 @@ async function* readUsers(
             externalId: null,
             reason: 'a removed user without an id',
           };
-      } else if (links.activeOnly && raw.accountEnabled !== true && id !== null) {
-        // Not listed by the full read this feed continues: out, but its edges stay (see above).
-        hidden.push(id);
       } else yield mapUser(raw);
-    }
-    for (const id of hidden) {
-      yield { kind: 'removed', objectType: 'user', externalId: id };
-      yield* memberships(s, id);
     }
     seen += page.length;
     ctx.progress({ phase: 'user changes', done: seen });
-  }
-}
-
-/** The groups a user is a direct member of, as edges (devices, roles, units are left out). */
-async function* memberships(s: GraphSession, userId: string): AsyncGenerator<ChangeItem> {
-  try {
-    for await (const page of s.client.pages(`/users/${userId}/memberOf?$select=id&$top=999`)) {
-      for (const raw of page.value) {
-        if (raw['@odata.type'] === '#microsoft.graph.group' && typeof raw.id === 'string') {
-          yield { kind: 'edge', groupId: raw.id, memberType: 'user', memberId: userId };
-        }
-      }
-    }
-  } catch (e) {
-    // Deleted since the user page was read: the removal already yielded is right.
-    if (e instanceof DirsyncError && e.code === 'DIRSYNC_E_IDP_NOT_FOUND') return;
-    throw e;
   }
 }
 

@@ -83,9 +83,10 @@ async function* readGroupsAndMembers(d: ReadDeps): AsyncGenerator<SnapshotItem> 
 
 async function* readUsers(d: ReadDeps): AsyncGenerator<SnapshotItem> {
   const { config, ctx } = d;
-  let path = `/users?$select=${USER_SELECT.join(',')}&$top=${config.pageSize}`;
-  // accountEnabled supports $filter eq without advanced queries.
-  if (ctx.activeUsersOnly) path += `&$filter=${enc('accountEnabled eq true')}`;
+  const path = `/users?$select=${USER_SELECT.join(',')}&$top=${config.pageSize}`;
+  // `filters.users.activeOnly` is not pushed down as `accountEnabled eq true`: Graph does not match
+  // a null accountEnabled with it, so such users would be absent and deactivated. Every user is
+  // read; the pipeline's filter leaves out the disabled ones and keeps those of unknown state.
   let done = 0;
   ctx.progress({ phase: 'users', done });
   for await (const page of d.client.pages(path)) {
