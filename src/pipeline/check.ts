@@ -446,15 +446,25 @@ export async function checkSnapshot(
       WHERE EXISTS (SELECT 1 FROM ${t.finalGroups} g WHERE g.external_id = h.group_id)`,
   );
   // In scope, the records outside it are the directory's: selected users (not missing) and groups.
+  // The directory's users outside the scope: the count the last run recorded, less those in scope
+  // (counting them all would read every user).
   const users =
     (await n(t.finalUsers)) +
     (scope
-      ? await count(
-          db,
-          `SELECT count(*) AS n FROM dirsync.users l WHERE l.connector = $1 AND l.missing_since IS NULL
-              AND NOT EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = l.external_id)`,
-          [c],
-        )
+      ? scope.after.users !== null
+        ? scope.after.users -
+          (await count(
+            db,
+            `SELECT count(*) AS n FROM ${scope.users} s
+               JOIN dirsync.users l ON l.connector = $1 AND l.external_id = s.id AND l.missing_since IS NULL`,
+            [c],
+          ))
+        : await count(
+            db,
+            `SELECT count(*) AS n FROM dirsync.users l WHERE l.connector = $1 AND l.missing_since IS NULL
+                AND NOT EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = l.external_id)`,
+            [c],
+          )
       : 0);
   const groups =
     (await n(t.finalGroups)) +

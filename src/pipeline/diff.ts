@@ -41,6 +41,8 @@ export interface DiffResult {
   membershipRemovals: number;
   /** What the directory holds now, for percentage thresholds. */
   existing: { users: number; groups: number; memberships: number };
+  /** Users not missing once this diff applies (recorded for the next run in scope). */
+  usersAfter: number;
   /**
    * Object types of which the snapshot has unreadable records: the snapshot may lack objects of
    * that type that the IdP has, so absence proves nothing (see guard.ts).
@@ -156,20 +158,7 @@ export async function diffSnapshot(
 
   // Fresh tables have no statistics: without them the planner guesses nested loops for apply.
   await db.query(`ANALYZE ${t.diffUsers}; ANALYZE ${t.diffGroups}; ANALYZE ${t.diffEdges}`);
-  return summarize(db, t, cfg, scope ? await membershipsAfter(db, scope.previousRun) : null);
-}
-
-/**
- * The memberships the directory held after a run applied, as that run recorded it (evaluate.ts);
- * counting them again would read every edge. Null when the run did not record it.
- */
-async function membershipsAfter(db: pg.PoolClient, runId: number): Promise<number | null> {
-  const { rows } = await db.query<{ n: string | null }>(
-    `SELECT snapshot->>'directory_memberships' AS n FROM dirsync.runs WHERE id = $1`,
-    [runId],
-  );
-  const n = rows[0]?.n;
-  return n == null ? null : Number(n);
+  return summarize(db, t, cfg, scope?.after ?? { users: null, memberships: null });
 }
 
 /** Keeps a live edge the snapshot does not select: of a held object, or a held (cycle) edge. */
@@ -342,8 +331,8 @@ async function summarize(
   db: pg.PoolClient,
   t: StageTables,
   cfg: ConnectorConfig,
-  /** The directory's membership count when known without counting (see membershipsAfter). */
-  memberships: number | null,
+  /** What the directory holds, when known without counting (Scope.after). */
+  known: { users: number | null; memberships: number | null },
 ): Promise<DiffResult> {
   const c = cfg.name;
 
@@ -352,6 +341,13 @@ async function summarize(
      UNION ALL SELECT 'groups', op, count(*), count(*) FILTER (WHERE op = 'delete') FROM ${t.diffGroups} GROUP BY op
      UNION ALL SELECT 'memberships', op, count(*), count(*) FILTER (WHERE op = 'remove') FROM ${t.diffEdges} GROUP BY op`,
   );
+  // Users not missing once this diff applies: created ones and returning missing ones join them,
+  // removals (missing from now on, or deleted while not missing) leave.
+  const { rows: moved } = await db.query<{ n: string }>(
+    `SELECT count(*) FILTER (WHERE op = 'create') + count(*) FILTER (WHERE NOT missing AND before->>'missing' = 'true')
+            - count(*) FILTER (WHERE removal) AS n
+       FROM ${t.diffUsers}`,
+  );
   const counts = emptyCounts();
   const removals = { users: 0, groups: 0, memberships: 0 };
   for (const r of rows) {
@@ -359,11 +355,11 @@ async function summarize(
     removals[r.object as keyof typeof removals] += Number(r.removals);
   }
   const { rows: ex } = await db.query<{ users: string; groups: string; memberships: string }>(
-    `SELECT (SELECT count(*) FROM dirsync.users WHERE connector = $1 AND missing_since IS NULL) AS users,
+    `SELECT coalesce($3::bigint, (SELECT count(*) FROM dirsync.users WHERE connector = $1 AND missing_since IS NULL)) AS users,
             (SELECT count(*) FROM dirsync.groups WHERE connector = $1) AS groups,
             coalesce($2::bigint, (SELECT count(*) FROM dirsync.group_members m JOIN dirsync.groups g ON g.id = m.group_id
                                    WHERE g.connector = $1)) AS memberships`,
-    [c, memberships],
+    [c, known.memberships, known.users],
   );
   const e = ex[0] as { users: string; groups: string; memberships: string };
 
@@ -423,5 +419,6 @@ async function summarize(
     groupRemovals: removals.groups,
     membershipRemovals: removals.memberships,
     existing: { users: Number(e.users), groups: Number(e.groups), memberships: Number(e.memberships) },
+    usersAfter: Number(e.users) + Number(moved[0]?.n ?? 0),
   };
 }

@@ -51,7 +51,10 @@ export async function evaluate(ctx: RunContext, read: ReadResult): Promise<Evalu
     ctx.log.info({ counts: diff.counts }, 'diff computed');
     const m = diff.counts.memberships;
     // What the directory holds once this diff applies: the next run in scope reads it from here.
-    ctx.addFigures({ directory_memberships: diff.existing.memberships + m.add - m.remove });
+    ctx.addFigures({
+      directory_users: diff.usersAfter,
+      directory_memberships: diff.existing.memberships + m.add - m.remove,
+    });
     if (read.scope) {
       // In scope only the scope's edges were staged: the directory's count is the last one, moved.
       const { rows: prev } = await db.query<{ edges: string | null }>(

@@ -40,6 +40,12 @@ export interface Scope {
   pairs: string;
   /** The run whose problems describe what the directory holds now (held records, skipped edges). */
   previousRun: number;
+  /**
+   * What the directory held after that run applied, as it recorded it (evaluate.ts): users not
+   * missing and memberships. Counting them again would read the whole directory. Null when the
+   * run did not record them.
+   */
+  after: { users: number | null; memberships: number | null };
   /** The mirror the scope is read from, and the run's delta that patches it. */
   mirrorRunId: number;
   deltaRunId: number;
@@ -172,7 +178,14 @@ export async function planScope(
   await pool.query(`
     CREATE INDEX ON ${s.users} (id); CREATE INDEX ON ${s.groups} (id);
     ANALYZE ${s.users}; ANALYZE ${s.groups}; ANALYZE ${s.pairs}`);
-  return { scope: { ...s, previousRun, mirrorRunId, deltaRunId: runId } };
+  const { rows: fig } = await pool.query<{ users: string | null; memberships: string | null }>(
+    `SELECT snapshot->>'directory_users' AS users, snapshot->>'directory_memberships' AS memberships
+       FROM dirsync.runs WHERE id = $1`,
+    [previousRun],
+  );
+  const num = (v: string | null | undefined) => (v == null ? null : Number(v));
+  const after = { users: num(fig[0]?.users), memberships: num(fig[0]?.memberships) };
+  return { scope: { ...s, previousRun, after, mirrorRunId, deltaRunId: runId } };
 }
 
 /**
