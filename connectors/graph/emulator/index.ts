@@ -288,7 +288,14 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
     expireTokens: () => tokens.revokeAll(),
     expireDeltaTokens: () => delta.expireAll(),
     truth: (): GraphTruth => truthOf(store),
-    counters: () => ({ ...counts, throttled: throttle.throttled, tokensIssued: tokens.tokensIssued }),
+    counters: () => ({
+      ...counts,
+      throttled: throttle.throttled,
+      tokensIssued: tokens.tokensIssued,
+      // The process's memory, so a bench running the emulator apart can report what it costs.
+      rssBytes: process.memoryUsage().rss,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    }),
   };
 
   return {
