@@ -102,7 +102,8 @@ try {
   );
   console.log(
     `emulator ready in ${(startupMs / 1000).toFixed(1)} s: ${values.users} users, ${values.groups} groups, ` +
-      `~${Number(values.groups) * Number(values['members-per-group'])} memberships (${ready.url})`,
+      `~${Number(values.groups) * Number(values['members-per-group'])} memberships (${ready.url}), ` +
+      `emulator RSS ${mb((await counters()).rssBytes ?? 0)}`,
   );
   if (feedMode) {
     await feedBench(connector, config);

@@ -57,6 +57,8 @@ export class GraphStore {
   private groupsLen = -1;
   private userByOrg = new Map<string, OrgUser>();
   private userByGraph = new Map<string, OrgUser>();
+  /** Lower-case login → user, for addUser's uniqueness check (mutate.ts scans every user). */
+  private userByLogin = new Map<string, OrgUser>();
   private groupByGraph = new Map<string, OrgGroup>();
   private groupByOrg = new Map<string, OrgGroup>();
 
@@ -103,6 +105,7 @@ export class GraphStore {
     if (users !== this.usersRef || users.length !== this.usersLen) {
       this.userByOrg = new Map(users.map((u) => [u.id, u]));
       this.userByGraph = new Map(users.map((u) => [graphId(u.id), u]));
+      this.userByLogin = new Map(users.map((u) => [u.login.toLowerCase(), u]));
       this.usersRef = users;
       this.usersLen = users.length;
     }
@@ -119,10 +122,13 @@ export class GraphStore {
     if (user?.add) {
       this.userByOrg.set(user.add.id, user.add);
       this.userByGraph.set(graphId(user.add.id), user.add);
+      this.userByLogin.set(user.add.login.toLowerCase(), user.add);
     }
     if (user?.remove) {
       this.userByOrg.delete(user.remove.id);
       this.userByGraph.delete(graphId(user.remove.id));
+      const login = user.remove.login.toLowerCase();
+      if (this.userByLogin.get(login) === user.remove) this.userByLogin.delete(login);
     }
     if (group?.add) {
       this.groupByOrg.set(group.add.id, group.add);
@@ -224,27 +230,38 @@ export class GraphStore {
     const { org } = this;
     switch (m.op) {
       case 'addUser': {
-        const u = mutate.addUser(org, { ...m.user });
+        // mutate.addUser's checks, from the indexes (it scans every user twice per call).
+        const u = { ...m.user };
+        if (this.userByOrg.has(u.id)) throw new mutate.OrgMutationError(`user ${u.id} exists`, 409);
+        const login = u.login.toLowerCase();
+        if (this.userByLogin.get(login)?.login.toLowerCase() === login) {
+          throw new mutate.OrgMutationError(`login ${u.login} is taken`, 409);
+        }
+        org.users.push(u);
         this.reindex({ add: u });
-        if (this.isListed(u)) this.userListing(u, true);
+        if (this.isListed(u)) this.userListing(u, true, this.groupsHolding(u, false));
         return u;
       }
       case 'updateUser': {
         const u = this.user(m.id);
         const was = this.isListed(u);
         const before = was ? this.rendered('users', u) : null;
+        const login = u.login;
         Object.assign(u, withoutId(m.patch));
+        if (u.login !== login) this.userByLogin.set(u.login.toLowerCase(), u);
         const is = this.isListed(u);
-        if (was !== is) this.userListing(u, is);
+        if (was !== is) this.userListing(u, is, this.groupsHolding(u, false));
         else if (before) this.propsChanged('users', u.id, before, this.rendered('users', u));
         return u;
       }
       case 'removeUser': {
+        // mutate.removeUser's effect, with one pass over the member sets instead of two.
         const u = this.user(m.id);
-        // A deprovisioned user was already unlisted and out of its groups' member lists.
-        if (this.isListed(u)) this.userListing(u, false);
-        mutate.removeUser(org, m.id);
+        const groups = this.groupsHolding(u, true);
+        org.users = org.users.filter((x) => x.id !== m.id);
         this.reindex({ remove: u });
+        // A deprovisioned user was already unlisted and out of its groups' member lists.
+        if (this.isListed(u)) this.userListing(u, false, groups);
         return null;
       }
       case 'addGroup': {
@@ -363,14 +380,19 @@ export class GraphStore {
     if (props.length > 0) this.changes.record({ kind, id: graphId(orgId), what: 'props', props });
   }
 
-  /** A user appearing or disappearing: it joins or leaves every group that holds it, too. */
-  private userListing(u: OrgUser, listed: boolean): void {
+  /** Org ids of the groups whose member set holds the user (taking it out when `remove`). */
+  private groupsHolding(u: OrgUser, remove: boolean): string[] {
+    const out: string[] = [];
+    for (const [gid, set] of this.org.members) if (remove ? set.delete(u.id) : set.has(u.id)) out.push(gid);
+    return out;
+  }
+
+  /** A user appearing or disappearing: it joins or leaves the member lists of `groups`, too. */
+  private userListing(u: OrgUser, listed: boolean, groups: readonly string[]): void {
     const id = graphId(u.id);
     this.changes.record({ kind: 'users', id, what: listed ? 'listed' : 'unlisted' });
-    for (const [gid, set] of this.org.members) {
-      if (set.has(u.id) && this.groupByOrg.has(gid)) {
-        this.memberChange(graphId(gid), { type: 'user', id }, listed);
-      }
+    for (const gid of groups) {
+      if (this.groupByOrg.has(gid)) this.memberChange(graphId(gid), { type: 'user', id }, listed);
     }
   }
 
