@@ -98,8 +98,10 @@ export function changedSince(
       else t.members.set(key, { type: c.type, id: c.member, then: !c.added, now: c.added });
     }
   }
+  // Objects in the order they first changed, removals last (Graph promises no order).
   const items: RoundItem[] = [];
   const removed: RoundItem[] = [];
+  let children: Map<string, OrgGroup[]> | undefined;
   for (const [id, t] of touched) {
     const user = kind === 'users' ? store.userById(id) : undefined;
     const group = kind === 'groups' ? store.groupById(id) : undefined;
@@ -113,7 +115,8 @@ export function changedSince(
     const delta: Json[] = [];
     if (group && withMembers) {
       if (!listedThen) {
-        for (const m of store.members(group)) delta.push(refOf(m.type, graphId(memberOrgId(m))));
+        children ??= store.childIndex();
+        for (const m of store.members(group, children)) delta.push(refOf(m.type, graphId(memberOrgId(m))));
       } else {
         for (const m of t.members.values()) if (m.now && !m.then) delta.push(refOf(m.type, m.id));
         for (const m of t.members.values()) {
