@@ -16,8 +16,9 @@
  * requests/s. `--feed` (no database either) measures the change feed: a full read (which takes the
  * delta links first), an unchanged feed, a feed after 1% of users changed and 1% of memberships
  * moved (the emulator's seeded `POST /__emulator/mutate`), and a full read through delta for
- * comparison; each with requests, wall time, and the time its requests take at Graph's production
- * throttling quota (resource units per 10 s, see connectors/graph/README.md).
+ * comparison; each with requests, wall time, the time its requests take at Graph's production
+ * throttling quota (resource units per 10 s, see connectors/graph/README.md), and the emulator
+ * process's RSS after the step and peak RSS so far (from `/__emulator/stats`).
  */
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
@@ -101,7 +102,8 @@ try {
   );
   console.log(
     `emulator ready in ${(startupMs / 1000).toFixed(1)} s: ${values.users} users, ${values.groups} groups, ` +
-      `~${Number(values.groups) * Number(values['members-per-group'])} memberships (${ready.url})`,
+      `~${Number(values.groups) * Number(values['members-per-group'])} memberships (${ready.url}), ` +
+      `emulator RSS ${mb((await counters()).rssBytes ?? 0)}`,
   );
   if (feedMode) {
     await feedBench(connector, config);
@@ -176,6 +178,8 @@ async function feedBench(connector: Connector, config: Parameters<Connector['ope
       graphRequestsCounted: units,
       wallSeconds: Number((wallMs / 1000).toFixed(2)),
       atProductionQuota: atQuota(units),
+      emulatorRss: mb(after.rssBytes ?? 0),
+      emulatorPeakRss: mb(after.peakRssBytes ?? 0),
     };
     console.log(JSON.stringify(figures));
     return { ...r, units };
@@ -202,6 +206,7 @@ async function feedBench(connector: Connector, config: Parameters<Connector['ope
   const unchanged = await step('unchanged feed', async () =>
     drainFeed(await connector.openFeed!(config, ctx, full.cursor)),
   );
+  const tMutate = performance.now();
   const res = await request(`${ready.url}/__emulator/mutate`, {
     dispatcher: admin,
     method: 'POST',
@@ -209,7 +214,8 @@ async function feedBench(connector: Connector, config: Parameters<Connector['ope
     body: JSON.stringify({ seed: Number(values.seed) + 1, users: 0.01, memberships: 0.01 }),
   });
   const plan = (await res.body.json()) as { applied: number; ops: Record<string, number> };
-  console.log(JSON.stringify({ mutated: plan.applied, ops: plan.ops }));
+  const mutateSeconds = Number(((performance.now() - tMutate) / 1000).toFixed(2));
+  console.log(JSON.stringify({ mutated: plan.applied, ops: plan.ops, mutateSeconds }));
   const changed = await step('feed after 1% users + 1% memberships', async () =>
     drainFeed(await connector.openFeed!(config, ctx, unchanged.cursor)),
   );

@@ -5,18 +5,7 @@
  * cycles: Entra ID does not either.
  */
 import type { IncomingMessage } from 'node:http';
-import {
-  addGroup,
-  addMember,
-  addUser,
-  moveGroup,
-  OrgMutationError,
-  removeGroup,
-  removeMember,
-  removeUser,
-  updateGroup,
-  updateUser,
-} from '../../emulator-kit/mutate.js';
+import { OrgMutationError } from '../../emulator-kit/mutate.js';
 import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
 import { planMutations, type Mutation } from '../../emulator-kit/plan.js';
 import type { FaultOptions } from '../../emulator-kit/types.js';
@@ -108,12 +97,15 @@ export async function handleAdmin(
         title: String(body.title ?? 'Engineer'),
         created: new Date().toISOString(),
       };
-      return { status: 201, body: addUser(org, user) };
+      return { status: 201, body: store.apply({ op: 'addUser', user }) };
     }
     case 'PATCH users/:id':
-      return { status: 200, body: updateUser(org, orgIdOf('user', store, seg[1] as string), body) };
+      return {
+        status: 200,
+        body: store.apply({ op: 'updateUser', id: orgIdOf('user', store, seg[1] as string), patch: body }),
+      };
     case 'DELETE users/:id':
-      removeUser(org, orgIdOf('user', store, seg[1] as string));
+      store.apply({ op: 'removeUser', id: orgIdOf('user', store, seg[1] as string) });
       return { status: 204, body: undefined };
     case 'POST groups': {
       const group: OrgGroup = {
@@ -123,33 +115,38 @@ export async function handleAdmin(
         parentId: body.parentId ? orgIdOf('group', store, String(body.parentId)) : null,
         created: new Date().toISOString(),
       };
-      return { status: 201, body: addGroup(org, group) };
+      return { status: 201, body: store.apply({ op: 'addGroup', group }) };
     }
     case 'PATCH groups/:id':
-      return { status: 200, body: updateGroup(org, orgIdOf('group', store, seg[1] as string), body) };
+      return {
+        status: 200,
+        body: store.apply({ op: 'updateGroup', id: orgIdOf('group', store, seg[1] as string), patch: body }),
+      };
     case 'DELETE groups/:id':
-      removeGroup(org, orgIdOf('group', store, seg[1] as string));
+      store.apply({ op: 'removeGroup', id: orgIdOf('group', store, seg[1] as string) });
       return { status: 204, body: undefined };
     case 'POST groups/:id/move':
-      moveGroup(
-        org,
-        orgIdOf('group', store, seg[1] as string),
-        body.parentId ? orgIdOf('group', store, String(body.parentId)) : null,
-      );
+      store.apply({
+        op: 'setParent',
+        id: orgIdOf('group', store, seg[1] as string),
+        parentId: body.parentId ? orgIdOf('group', store, String(body.parentId)) : null,
+      });
       return { status: 204, body: undefined };
     case 'POST groups/:id/members': {
-      const gid = orgIdOf('group', store, seg[1] as string);
-      if (typeof body.userId === 'string') addMember(org, gid, orgIdOf('user', store, body.userId));
-      else if (typeof body.groupId === 'string') store.nest(gid, orgIdOf('group', store, body.groupId));
-      else throw new OrgMutationError('give userId or groupId', 400);
+      const groupId = orgIdOf('group', store, seg[1] as string);
+      if (typeof body.userId === 'string') {
+        store.apply({ op: 'addMember', groupId, userId: orgIdOf('user', store, body.userId) });
+      } else if (typeof body.groupId === 'string') {
+        store.apply({ op: 'nest', parentId: groupId, childId: orgIdOf('group', store, body.groupId) });
+      } else throw new OrgMutationError('give userId or groupId', 400);
       return { status: 204, body: undefined };
     }
     case 'DELETE groups/:id/members/:id': {
-      const gid = orgIdOf('group', store, seg[1] as string);
+      const groupId = orgIdOf('group', store, seg[1] as string);
       const mid = seg[3] as string;
       const user = store.anyUser(mid);
-      if (user) removeMember(org, gid, user.id);
-      else store.unnest(gid, orgIdOf('group', store, mid));
+      if (user) store.apply({ op: 'removeMember', groupId, userId: user.id });
+      else store.apply({ op: 'unnest', parentId: groupId, childId: orgIdOf('group', store, mid) });
       return { status: 204, body: undefined };
     }
     case 'POST faults':
@@ -174,8 +171,8 @@ export async function handleAdmin(
       ctl.clearFaultRules();
       return { status: 204, body: undefined };
     case 'POST mutate': {
-      // A seeded plan (emulator-kit/plan.ts) applied through the same mutation functions as every
-      // other admin route, so the delta service sees it like any change.
+      // A seeded plan (emulator-kit/plan.ts) applied through the store like every other admin
+      // route, so the change log (and the delta service) records it like any change.
       const plan = planMutations(org, {
         seed: Number(body.seed ?? 1),
         users: Number(body.users ?? 0),
@@ -200,58 +197,12 @@ export function applyPlan(
   store: GraphStore,
   plan: Mutation[],
 ): { applied: number; ops: Record<string, number>; skipped: string[] } {
-  const org = store.org;
   let applied = 0;
   const ops: Record<string, number> = {};
   const skipped: string[] = [];
-  // Indexed lookups kept up to date while the plan applies: mutate.ts finds objects by scanning,
-  // which a 1% plan at 100k users (20,000 membership moves) turns into minutes. Same checks.
-  const users = new Map(org.users.map((u) => [u.id, u]));
-  const groups = new Map(org.groups.map((g) => [g.id, g]));
-  const userOf = (id: string) => {
-    const u = users.get(id);
-    if (!u) throw new OrgMutationError(`no user ${id}`, 404);
-    return u;
-  };
-  const groupOf = (id: string) => {
-    const g = groups.get(id);
-    if (!g) throw new OrgMutationError(`no group ${id}`, 404);
-    return g;
-  };
   for (const m of plan) {
     try {
-      switch (m.op) {
-        case 'addUser':
-          users.set(m.user.id, addUser(org, { ...m.user }));
-          break;
-        case 'updateUser':
-          Object.assign(userOf(m.id), m.patch);
-          break;
-        case 'removeUser':
-          removeUser(org, m.id);
-          users.delete(m.id);
-          break;
-        case 'addGroup':
-          groups.set(m.group.id, addGroup(org, { ...m.group }));
-          break;
-        case 'updateGroup':
-          updateGroup(org, m.id, m.patch);
-          break;
-        case 'removeGroup':
-          removeGroup(org, m.id);
-          groups.delete(m.id);
-          break;
-        case 'setParent':
-          moveGroup(org, m.id, m.parentId);
-          break;
-        case 'addMember':
-          userOf(m.userId);
-          org.members.get(groupOf(m.groupId).id)?.add(m.userId);
-          break;
-        case 'removeMember':
-          org.members.get(groupOf(m.groupId).id)?.delete(m.userId);
-          break;
-      }
+      store.apply(m);
       applied++;
       ops[m.op] = (ops[m.op] ?? 0) + 1;
     } catch (e) {

@@ -9,7 +9,14 @@ import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
 import type { TokenClaims } from './auth.js';
 import type { DeltaService } from './delta.js';
 import { GraphHttpError, ok, type GraphResponse } from './http.js';
-import { GROUP_DEFAULT, GROUP_PROPS, MEMBER_SELECTABLE, USER_DEFAULT, USER_PROPS } from './model.js';
+import {
+  GROUP_DEFAULT,
+  GROUP_PROPS,
+  MEMBER_SELECTABLE,
+  USER_DEFAULT,
+  USER_PROPS,
+  type MemberRef,
+} from './model.js';
 import { decodeCursor, encodeCursor, parseListQuery, resumeIndex, withSkiptoken } from './odata.js';
 import { advancedProps, compileOrderBy, compileSearch } from './advanced.js';
 import { memberOrgId, renderGroup, renderMember, renderUser } from './render.js';
@@ -22,7 +29,7 @@ import {
   transitiveMembers,
   transitiveParents,
 } from './reads.js';
-import type { GraphStore, MemberRef } from './store.js';
+import type { GraphStore } from './store.js';
 
 export interface GraphRequestContext {
   /** `https://127.0.0.1:PORT` */

@@ -35,6 +35,11 @@ export interface GraphEmulatorOptions extends EmulatorOptions {
   throttle?: Partial<ThrottleOptions>;
   /** Lifetime of issued access tokens in seconds (default 3599). */
   tokenLifetimeSec?: number;
+  /**
+   * Change-log entries kept for delta rounds (default 500,000); a delta token older than the
+   * oldest kept change answers 410 `resyncRequired`.
+   */
+  changeLogEntries?: number;
 }
 
 export interface GraphEmulator extends RunningEmulator, EmulatorControl {
@@ -61,7 +66,7 @@ const PHOTO_PATH = /^\/v1\.0\/users\/[^/]+\/photos?(\/|$)/;
 
 export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEmulator> {
   const org = opts.org ?? generateOrg(orgShape(opts));
-  const store = new GraphStore(org);
+  const store = new GraphStore(org, { maxEntries: opts.changeLogEntries });
   const tls = makeEmulatorTls();
   const host = opts.host ?? '127.0.0.1';
   const tenantId = graphId(`tenant:${opts.seed}`);
@@ -288,7 +293,14 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
     expireTokens: () => tokens.revokeAll(),
     expireDeltaTokens: () => delta.expireAll(),
     truth: (): GraphTruth => truthOf(store),
-    counters: () => ({ ...counts, throttled: throttle.throttled, tokensIssued: tokens.tokensIssued }),
+    counters: () => ({
+      ...counts,
+      throttled: throttle.throttled,
+      tokensIssued: tokens.tokensIssued,
+      // The process's memory, so a bench running the emulator apart can report what it costs.
+      rssBytes: process.memoryUsage().rss,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    }),
   };
 
   return {
@@ -314,8 +326,7 @@ export async function startEmulator(opts: GraphEmulatorOptions): Promise<GraphEm
     requestCount: () => counts.requests,
     setTokenLifetime: (sec) => void (tokens.lifetimeSec = sec),
     setRoles: (roles) => void (tokens.roles = roles),
-    setOverride: (orgId, patch) =>
-      void (patch ? store.overrides.set(orgId, patch) : store.overrides.delete(orgId)),
+    setOverride: (orgId, patch) => void store.apply({ op: 'override', id: orgId, patch }),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

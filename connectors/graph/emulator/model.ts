@@ -19,6 +19,12 @@ export interface OtherObject {
   displayName: string;
 }
 
+/** A direct member of a group, with its entity type. */
+export type MemberRef =
+  | { type: 'user'; obj: OrgUser }
+  | { type: 'group'; obj: OrgGroup }
+  | { type: OtherObject['type']; obj: OtherObject };
+
 type Getter<T> = (o: T, domain: string) => unknown;
 
 const nul = () => null;

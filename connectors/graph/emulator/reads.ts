@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
 import { GraphHttpError, ok, type GraphResponse } from './http.js';
 import { graphId } from './ids.js';
-import type { GraphStore, MemberRef } from './store.js';
+import type { MemberRef } from './model.js';
+import type { GraphStore } from './store.js';
 
 /** Photo sizes Entra ID keeps for an uploaded 648×648 picture, smallest first. */
 export const PHOTO_SIZES = [48, 64, 96, 120, 240, 360, 432, 504, 648];

@@ -11,12 +11,22 @@ import {
   render,
   USER_DEFAULT,
   USER_PROPS,
+  type MemberRef,
   type OtherObject,
 } from './model.js';
-import type { GraphStore, MemberRef } from './store.js';
+
+/**
+ * What rendering reads from the store (the store itself; named apart so the store can render
+ * without an import cycle).
+ */
+export interface RenderSource {
+  readonly org: { readonly domain: string };
+  /** Field overrides by org id (malformed-record tests). */
+  readonly overrides: ReadonlyMap<string, Record<string, unknown>>;
+}
 
 function withOverrides(
-  store: GraphStore,
+  store: RenderSource,
   orgId: string,
   o: Record<string, unknown>,
 ): Record<string, unknown> {
@@ -28,7 +38,7 @@ function withOverrides(
 }
 
 export function renderUser(
-  store: GraphStore,
+  store: RenderSource,
   u: OrgUser,
   select: readonly string[],
 ): Record<string, unknown> {
@@ -36,7 +46,7 @@ export function renderUser(
 }
 
 export function renderGroup(
-  store: GraphStore,
+  store: RenderSource,
   g: OrgGroup,
   select: readonly string[],
 ): Record<string, unknown> {
@@ -51,7 +61,7 @@ export function memberKey(m: MemberRef): string {
 
 /** A member as Graph lists it: the object's own properties plus `@odata.type`. */
 export function renderMember(
-  store: GraphStore,
+  store: RenderSource,
   m: MemberRef,
   select: readonly string[] | null,
   typed: boolean,

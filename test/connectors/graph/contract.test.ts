@@ -87,23 +87,27 @@ describe('graph connector: records, push-down and nesting', () => {
     const [p, q, r] = emu.org.groups;
     if (!p || !q || !r) throw new Error('org too small');
     // q in p, r in q, p in r: a cycle; q is also in r (two parents).
-    emu.store.nest(p.id, q.id);
-    emu.store.nest(q.id, r.id);
-    emu.store.nest(r.id, p.id);
-    emu.store.nest(r.id, q.id);
+    const treeParents = [p, q, r].map((g) => g.parentId);
+    const pairs = [
+      [p, q],
+      [q, r],
+      [r, p],
+      [r, q],
+    ] as const;
+    for (const [parent, child] of pairs) emu.store.nest(parent.id, child.id);
     try {
       const got = await readAll(configFor(emu, { batchSize: 3 }));
       expect(sorted(got.edges)).toEqual(sorted(emu.truth().edges));
-      for (const [parent, child] of [
-        [p, q],
-        [q, r],
-        [r, p],
-        [r, q],
-      ] as const) {
+      for (const [parent, child] of pairs) {
         expect(got.edges.has(`${graphId(parent.id)}|group|${graphId(child.id)}`)).toBe(true);
       }
     } finally {
-      emu.store.extraNesting.clear();
+      // Through the store, so the change log sees the tenant go back to its tree.
+      for (const [parent, child] of pairs) emu.store.unnest(parent.id, child.id);
+      [p, q, r].forEach((g, i) => {
+        const parentId = treeParents[i] ?? null;
+        if (g.parentId !== parentId) emu.store.apply({ op: 'setParent', id: g.id, parentId });
+      });
     }
   });
 

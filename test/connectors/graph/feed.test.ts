@@ -195,7 +195,8 @@ describe('graph change feed', () => {
   it('a full read through delta (initial round) equals a full read, big groups split over pages', async () => {
     // One group with 250 members: its member list arrives over three appearances.
     const g = emu.org.groups[0]!;
-    for (const u of emu.org.users.slice(0, 250)) emu.org.members.get(g.id)?.add(u.id);
+    for (const u of emu.org.users.slice(0, 250))
+      emu.store.apply({ op: 'addMember', groupId: g.id, userId: u.id });
     const viaDelta = emptyRecordSet();
     const feed = await graphConnector.openFeed!(config, ctxOf(), initialCursor(ctxOf()));
     await applyFeed(viaDelta, feed);

@@ -292,8 +292,8 @@ describe('graph emulator fidelity (Graph v1.0 CSDL)', () => {
     // Change one group's name, remove another group: the next round returns exactly those.
     const [a, b] = emu.store.org.groups;
     if (!a || !b) throw new Error('need groups');
-    a.name = `${a.name}-renamed`;
-    emu.store.org.groups.splice(1, 1);
+    emu.store.apply({ op: 'updateGroup', id: a.id, patch: { name: `${a.name}-renamed` } });
+    emu.store.apply({ op: 'removeGroup', id: b.id });
     const r = await call(deltaLink);
     const changes = r.body.value as Json[];
     expect(changes.map((c) => c.id).sort()).toHaveLength(2);
