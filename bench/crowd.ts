@@ -18,7 +18,7 @@
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,50 @@ let peakRss = 0;
 const sampleRss = () => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };
+/**
+ * CPU time of this database's Postgres backends, from /proc (the bench runs against a local
+ * server): with other work on the machine, wall times vary with the load, CPU times much less.
+ * Backends are sampled while the read runs, so one that exits in between still counts.
+ */
+class BackendCpu {
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  constructor(
+    private readonly admin: pg.Client,
+    private readonly db: string,
+  ) {}
+
+  private static ms(pid: number): number | null {
+    try {
+      const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks
+    } catch {
+      return null;
+    }
+  }
+
+  async sample(): Promise<void> {
+    const { rows } = await this.admin.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = $1',
+      [this.db],
+    );
+    for (const { pid } of rows) {
+      const ms = BackendCpu.ms(pid);
+      if (ms === null) continue;
+      if (!this.first.has(pid)) this.first.set(pid, ms);
+      this.last.set(pid, ms);
+    }
+  }
+
+  /** Milliseconds used since each backend's first sample (null: /proc cannot tell). */
+  used(): number | null {
+    if (this.first.size === 0) return null;
+    let total = 0;
+    for (const [pid, ms] of this.last) total += ms - (this.first.get(pid) as number);
+    return total;
+  }
+}
+
 const mb = (b: number) => `${Math.round(b / 1024 / 1024)} MB`;
 
 /** GETs a Crowd resource as XML and counts occurrences of `needle`, keeping nothing. */
@@ -173,6 +217,12 @@ async function main(): Promise<void> {
       const rssBefore = process.memoryUsage().rss;
       peakRss = rssBefore;
       const timer = setInterval(sampleRss, 50);
+      const pgCpu = new BackendCpu(admin, dbName);
+      // Opens the pool's connections first, so their start-up is not counted as the read's.
+      await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT 1')));
+      await pgCpu.sample();
+      const cpuTimer = setInterval(() => void pgCpu.sample(), 500);
+      const nodeCpu = process.cpuUsage();
       const page = Number(args.page);
       const start = performance.now();
       let users = 0;
@@ -204,11 +254,19 @@ async function main(): Promise<void> {
       ]);
       const total = performance.now() - start;
       clearInterval(timer);
+      clearInterval(cpuTimer);
+      await pgCpu.sample();
       sampleRss();
+      const node = process.cpuUsage(nodeCpu);
+      const pgMs = pgCpu.used();
       console.log(
         `full read: ${formatDuration(total)} (users ${users} in ${formatDuration(tUsers)}, groups ${groups} in ${formatDuration(tGroups)}, ` +
           `membership document ${memberships} groups / ${userEdges} user and ${groupEdges} group memberships in ${formatDuration(total - tUsers - tGroups)}); ` +
           `RSS ${mb(rssBefore)} before, ${mb(peakRss)} peak`,
+      );
+      console.log(
+        `full read CPU: this process (server and reader) ${formatDuration((node.user + node.system) / 1000)}, ` +
+          `Postgres ${pgMs === null ? 'unknown' : formatDuration(pgMs)}`,
       );
 
       const tokenDoc = await (

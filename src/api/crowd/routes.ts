@@ -152,10 +152,14 @@ async function* listChunks(
   kind: 'user' | 'group',
   full: boolean,
   attributes: boolean,
-  sql: string,
-  params: unknown[],
-  /** Called with each row, in order (the page marks of user searches). */
-  onRow?: (row: Row) => void,
+  query: {
+    sql: string;
+    params: unknown[];
+    /** The page size (null: every row). */
+    max: number | null;
+    /** Called with each row, in order (the page marks of user searches). */
+    onRow?: ((row: Row) => void) | undefined;
+  },
 ): AsyncGenerator<string> {
   const item = (r: Row): Node =>
     kind === 'user'
@@ -166,8 +170,9 @@ async function* listChunks(
         ? groupEntity(base, r as GroupRow, attributes)
         : groupRef(base, (r as GroupRow).name);
   let n = 0;
+  const { onRow } = query;
   const rowsOf = async function* () {
-    for await (const rows of s.rows<Row>(sql, params)) {
+    for await (const rows of s.rows<Row>(query.sql, query.params, 500, query.max)) {
       if (onRow) for (const r of rows) onRow(r);
       yield rows;
     }
@@ -416,7 +421,11 @@ export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions)
             reply,
             format,
             s,
-            listChunks(s, format, base, listed, ex.has(listed), ex.has('attributes'), sql, params),
+            listChunks(s, format, base, listed, ex.has(listed), ex.has('attributes'), {
+              sql,
+              params,
+              max: page.max,
+            }),
           );
         } finally {
           if (!streaming) await s.close();
@@ -487,7 +496,12 @@ export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions)
       reply,
       format,
       s,
-      listChunks(s, format, baseOf(req), entity, ex.has(entity), ex.has('attributes'), sql, values, onLast),
+      listChunks(s, format, baseOf(req), entity, ex.has(entity), ex.has('attributes'), {
+        sql,
+        params: values,
+        max: page.max,
+        onRow: onLast,
+      }),
     );
   };
   app.get(
