@@ -52,12 +52,20 @@ export function xmlElement(name: string, node: Node): string {
   return writeElement(name, node);
 }
 
+/** The five predefined entities and the characters XML cannot carry (see ./xml.ts). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const REFERENCED = /[&<>"'\x01-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
+// eslint-disable-next-line no-control-regex -- as above
+const REFERENCED_ALL = /[&<>"'\x01-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
+const reference = (c: string) => ('&<>"\''.includes(c) ? `&#${c.charCodeAt(0)};` : '\uFFFD');
+
 /**
  * Text escaped for an XML attribute value or element content, as character references (the
  * membership document's names; the hot path of the biggest document). Most names need none.
+ * Characters XML cannot carry become U+FFFD, as in ./xml.ts.
  */
 export function escapeXml(s: string): string {
-  return /[&<>"']/.test(s) ? s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`) : s;
+  return REFERENCED.test(s) ? s.replace(REFERENCED_ALL, reference) : s;
 }
 
 export const XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>';

@@ -8,14 +8,26 @@
  * The output is byte for byte what that builder wrote with our options (a unit test compares the
  * two on generated trees): the five predefined entities escaped by name in text and attribute
  * values, an element without content written as `<name/>`, booleans as `true`/`false`, dates as
- * ISO-8601 text.
+ * ISO-8601 text. One deliberate difference: characters XML cannot carry (below), which the
+ * builder wrote as they were, making the document malformed.
  */
 
 /** The key of a Node that is a wrapper list (`wrap()` in ./format.ts). */
 export const WRAP = '#wrap';
 
-const SPECIAL = /[&<>"']/;
-const SPECIALS = /[&<>"']/g;
+/**
+ * What text needs: the five predefined entities, and the characters XML 1.0 cannot carry at all,
+ * not even as a character reference (the C0 controls but tab, newline and carriage return, and
+ * U+FFFE/U+FFFF). Postgres stores them, so a name or
+ * attribute from an IdP may hold one (a vertical tab pasted from a spreadsheet); written as they
+ * are, the whole document is malformed and the application's synchronisation fails. They are
+ * written as U+FFFD instead (the JSON answers keep the exact text). NUL and lone surrogates never
+ * get this far: the pipeline holds such records (src/pipeline/text.ts).
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const SPECIAL = /[&<>"'\x01-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
+// eslint-disable-next-line no-control-regex -- as above
+const SPECIALS = /[&<>"'\x01-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
 const ENTITY: Record<string, string> = {
   '&': '&amp;',
   '<': '&lt;',
@@ -23,7 +35,7 @@ const ENTITY: Record<string, string> = {
   '"': '&quot;',
   "'": '&apos;',
 };
-const entity = (c: string) => ENTITY[c] as string;
+const entity = (c: string) => ENTITY[c] ?? '\uFFFD';
 
 /** Text escaped for element content or a (double-quoted) attribute value. */
 export function escapeText(s: string): string {

@@ -3,12 +3,13 @@
  * XMLBuilder with the options the Crowd API used, fed the same trees. Generated trees cover every
  * Node convention (attributes, `xml|json` keys, wrapper lists, arrays, nulls, dates, booleans,
  * numbers, empty strings and empty elements) and text with every character XML escapes; the
- * entity builders are checked on rows with such text too.
+ * entity builders are checked on rows with such text too. The one intended difference, characters
+ * XML cannot carry at all, has its own test.
  */
 import { XMLBuilder } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { groupEntity, groupRef, userEntity, userRef } from '../../../src/api/crowd/entities.js';
-import { wrap, xmlElement, type Node } from '../../../src/api/crowd/format.js';
+import { escapeXml, wrap, xmlElement, type Node } from '../../../src/api/crowd/format.js';
 import { WRAP } from '../../../src/api/crowd/xml.js';
 
 const builder = new XMLBuilder({
@@ -166,5 +167,22 @@ describe('the XML writer', () => {
       expect(written).toBe(oracle(name, node));
       expect(written).not.toContain(hostile);
     }
+  });
+
+  it('writes characters XML cannot carry as U+FFFD, so one bad name cannot break a document', () => {
+    // eslint-disable-next-line no-control-regex -- the characters XML 1.0 forbids
+    const forbidden = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
+    const bad = 'a\u0001b\u000Bc\u001Fd\uFFFEe\uFFFFf';
+    const user = userRef('https://crowd.test/rest/usermanagement/1', bad);
+    const written = xmlElement('user', { ...user, 'display-name': `${bad} & \t\n\r ok` });
+    expect(written).not.toMatch(forbidden);
+    expect(written).toContain('name="a\uFFFDb\uFFFDc\uFFFDd\uFFFDe\uFFFDf"');
+    // Tab, newline and carriage return are XML characters: they stay as they were.
+    expect(written).toContain(
+      '<display-name>a\uFFFDb\uFFFDc\uFFFDd\uFFFDe\uFFFDf &amp; \t\n\r ok</display-name>',
+    );
+    // The membership document's escaping (character references) does the same.
+    expect(escapeXml(`${bad}<&>"'`)).toBe('a\uFFFDb\uFFFDc\uFFFDd\uFFFDe\uFFFDf&#60;&#38;&#62;&#34;&#39;');
+    expect(escapeXml('plain\tname')).toBe('plain\tname');
   });
 });
