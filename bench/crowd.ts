@@ -15,6 +15,7 @@
  *
  * Flags: --users N --groups N --members-per-group N --nested N --page N --polls N --keep
  * --database NAME (read a database kept by an earlier --keep run instead of generating and syncing)
+ * --prune (then prune the whole change log as `changeLog.retention` would, and time it)
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -28,6 +29,7 @@ import { countMemberships, generateOrg, type Org } from '../connectors/emulator-
 import { startServer } from '../src/api/server.js';
 import { createPool, databaseUrl } from '../src/store/db.js';
 import { migrate } from '../src/store/migrate.js';
+import { pruneChangeLog } from '../src/store/retention.js';
 import { formatDuration } from '../src/util/duration.js';
 
 const { values: args } = parseArgs({
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     polls: { type: 'string', default: '200' },
     keep: { type: 'boolean', default: false },
     database: { type: 'string' },
+    prune: { type: 'boolean', default: false },
   },
 });
 
@@ -165,6 +168,8 @@ async function main(): Promise<void> {
   if (!reuse) await admin.query(`CREATE DATABASE ${dbName}`);
   const pool = createPool(url, 4);
   try {
+    // A kept database from an earlier version of the schema is brought up to date too.
+    await migrate(pool);
     if (!reuse) {
       mkdirSync(DATA, { recursive: true });
       const org = generateOrg({
@@ -180,7 +185,6 @@ async function main(): Promise<void> {
       console.log(
         `org: ${org.users.length} users, ${org.groups.length} groups, ${countMemberships(org)} memberships`,
       );
-      await migrate(pool);
       const t0 = performance.now();
       const run = fileURLToPath(new URL('./run.ts', import.meta.url));
       await promisify(execFile)(
@@ -276,6 +280,9 @@ async function main(): Promise<void> {
       ).text();
       const token = /newEventToken="([^"]+)"/.exec(tokenDoc)?.[1];
       const times: number[] = [];
+      const pollPg = new BackendCpu(admin, dbName);
+      await pollPg.sample();
+      const pollCpu = process.cpuUsage();
       for (let i = 0; i < Number(args.polls); i++) {
         const t = performance.now();
         const res = await fetch(`${server.url}/rest/usermanagement/1/event/${token}`, {
@@ -285,12 +292,29 @@ async function main(): Promise<void> {
         if (res.status !== 200) throw new Error(`event poll: HTTP ${res.status}`);
         times.push(performance.now() - t);
       }
+      const pollNode = process.cpuUsage(pollCpu);
+      await pollPg.sample();
+      const pollPgMs = pollPg.used();
       times.sort((a, b) => a - b);
       const q = (p: number) =>
         (times[Math.min(times.length - 1, Math.floor(p * times.length))] as number).toFixed(1);
       console.log(
-        `event poll, nothing new (${times.length} polls): median ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms`,
+        `event poll, nothing new (${times.length} polls): median ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms; ` +
+          `CPU per poll: this process ${((pollNode.user + pollNode.system) / 1000 / times.length).toFixed(2)} ms, ` +
+          `Postgres ${pollPgMs === null ? 'unknown' : `${(pollPgMs / times.length).toFixed(2)} ms`}`,
       );
+
+      // changeLog.retention's work at this size: the initial sync's detail is the largest a run has.
+      if (args.prune) {
+        const t = performance.now();
+        const pruned = await pruneChangeLog(pool, 3_600_000, {
+          now: new Date(Date.now() + 2 * 3_600_000),
+          budgetMs: 600_000,
+        });
+        console.log(
+          `prune: ${pruned.runs} run(s), ${pruned.changes} change rows in ${formatDuration(performance.now() - t)}`,
+        );
+      }
     } finally {
       await server.close();
     }
