@@ -35,7 +35,7 @@ import {
 import { LISTS, membershipSql, relationSql, searchSql, type Relation } from './lists.js';
 import { restrictionSql, type EntityType, type Restriction } from './restriction.js';
 import { PageMarks } from './pages.js';
-import { pageSql, Snapshot, type UserRecord } from './store.js';
+import { pageSql, Snapshot, type GroupRecord, type UserRecord } from './store.js';
 
 /** A page asks for at most this many entities; `max-results=-1` (Crowd's "all") streams them all. */
 export const MAX_RESULTS = 10_000;
@@ -466,21 +466,31 @@ export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions)
     let onLast: ((row: Row) => void) | undefined;
     try {
       const shifted = where.replace(/\$(\d+)/g, (_m, n) => `$${Number(n) + 1}`);
-      if (entity === 'user' && page.max !== null) {
+      if (page.max !== null) {
         // Resume after the previous page when the directories have not changed since (./pages.ts).
         const versions = await s.versions();
-        const after =
-          page.start > 0 ? marks.get(PageMarks.key(app.name, where, params, page.start), versions) : null;
-        const next = PageMarks.key(app.name, where, params, page.start + page.max);
+        const key = (start: number) => PageMarks.key(app.name, entity, where, params, start);
+        const after = page.start > 0 ? marks.get(key(page.start), versions) : null;
+        const next = key(page.start + page.max);
         const max = page.max;
         let seen = 0;
         onLast = (row) => {
-          if (++seen === max) marks.set(next, { versions, after: (row as UserRecord).username_lower });
+          if (++seen !== max) return;
+          const r = row as UserRecord | GroupRecord;
+          marks.set(next, {
+            versions,
+            after:
+              entity === 'user' ? [(r as UserRecord).username_lower] : [(r as GroupRecord).name_lower, r.id],
+          });
         };
         if (after !== null) {
           const k = params.length + 2;
-          sql = searchSql('user', s.dirs, `${shifted} AND u.username_lower > $${k}`) + ` LIMIT $${k + 1}`;
-          values = [...params, after, max];
+          const resume =
+            entity === 'user'
+              ? `u.username_lower > $${k}`
+              : `(lower(g.name), g.id) > ($${k}::text, $${k + 1}::bigint)`;
+          sql = searchSql(entity, s.dirs, `(${shifted}) AND ${resume}`) + ` LIMIT $${k + after.length}`;
+          values = [...params, ...after, max];
         }
       }
       if (!sql) {

@@ -55,13 +55,14 @@ export function groupWins(a: string, dirs: readonly string[]): string {
 export const USER_COLUMNS = `u.id, u.username_lower, u.connector, u.external_id, u.username, u.email, u.display_name, u.given_name,
   u.family_name, u.active, u.attributes, u.created_at, u.updated_at`;
 export const GROUP_COLUMNS = `g.id, g.connector, g.external_id, g.name, g.description, g.local, g.attributes,
-  g.created_at, g.updated_at`;
+  g.created_at, g.updated_at, lower(g.name) AS name_lower`;
 
 /** A page of at most this many rows is read in one statement (the default page size of Crowd clients). */
 const PLAIN_ROWS = 1000;
 
 export type UserRecord = UserRow & { id: string; username_lower: string };
-export type GroupRecord = GroupRow & { id: string };
+/** `name_lower` is the database's lower(name), the sort key (JavaScript's lower case may differ). */
+export type GroupRecord = GroupRow & { id: string; name_lower: string };
 
 /** A read-only snapshot transaction on its own connection. */
 export class Snapshot {
