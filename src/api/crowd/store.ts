@@ -3,8 +3,9 @@
  *
  * Every answer runs in one REPEATABLE READ, READ ONLY transaction: an apply is one transaction, so an
  * answer sees a directory either wholly before or wholly after it, never half of it. Streamed
- * answers (lists, the membership document) keep that transaction, and read through a cursor, so
- * memory stays flat whatever the size of the directory.
+ * answers (lists, the membership document) keep that transaction, and read through a cursor (a
+ * page of at most 1,000 rows in one statement), so memory stays flat whatever the size of the
+ * directory.
  *
  * Directory precedence: an application lists connectors in order; a user (or group) name present in
  * several resolves to the first (as Crowd's directory order). Memberships are those of the directory
