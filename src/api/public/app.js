@@ -748,14 +748,16 @@ async function runPage({ id }, params) {
               ? 'What changed (nothing: the run failed)'
               : 'What changed',
     ),
-    h(
-      'nav',
-      { class: 'chips', 'aria-label': 'Filter changes' },
-      filterLink(`All (${num(changes.summary.reduce((a, s) => a + s.count, 0))})`, '', ''),
-      changes.summary.map((s) =>
-        filterLink(`${s.object} ${s.operation} (${num(s.count)})`, s.object, s.operation),
-      ),
-    ),
+    changes.prunedAt
+      ? null
+      : h(
+          'nav',
+          { class: 'chips', 'aria-label': 'Filter changes' },
+          filterLink(`All (${num(changes.summary.reduce((a, s) => a + s.count, 0))})`, '', ''),
+          changes.summary.map((s) =>
+            filterLink(`${s.object} ${s.operation} (${num(s.count)})`, s.object, s.operation),
+          ),
+        ),
     changes.prunedAt
       ? h(
           'p',
