@@ -15,10 +15,11 @@
  *
  * Flags: --users N --groups N --members-per-group N --nested N --page N --polls N --keep
  * --database NAME (read a database kept by an earlier --keep run instead of generating and syncing)
+ * --prune (then prune the whole change log as `changeLog.retention` would, and time it)
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ import { countMemberships, generateOrg, type Org } from '../connectors/emulator-
 import { startServer } from '../src/api/server.js';
 import { createPool, databaseUrl } from '../src/store/db.js';
 import { migrate } from '../src/store/migrate.js';
+import { pruneChangeLog } from '../src/store/retention.js';
 import { formatDuration } from '../src/util/duration.js';
 
 const { values: args } = parseArgs({
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     polls: { type: 'string', default: '200' },
     keep: { type: 'boolean', default: false },
     database: { type: 'string' },
+    prune: { type: 'boolean', default: false },
   },
 });
 
@@ -86,6 +89,50 @@ let peakRss = 0;
 const sampleRss = () => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };
+/**
+ * CPU time of this database's Postgres backends, from /proc (the bench runs against a local
+ * server): with other work on the machine, wall times vary with the load, CPU times much less.
+ * Backends are sampled while the read runs, so one that exits in between still counts.
+ */
+class BackendCpu {
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, number>();
+  constructor(
+    private readonly admin: pg.Client,
+    private readonly db: string,
+  ) {}
+
+  private static ms(pid: number): number | null {
+    try {
+      const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] as string).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in clock ticks
+    } catch {
+      return null;
+    }
+  }
+
+  async sample(): Promise<void> {
+    const { rows } = await this.admin.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = $1',
+      [this.db],
+    );
+    for (const { pid } of rows) {
+      const ms = BackendCpu.ms(pid);
+      if (ms === null) continue;
+      if (!this.first.has(pid)) this.first.set(pid, ms);
+      this.last.set(pid, ms);
+    }
+  }
+
+  /** Milliseconds used since each backend's first sample (null: /proc cannot tell). */
+  used(): number | null {
+    if (this.first.size === 0) return null;
+    let total = 0;
+    for (const [pid, ms] of this.last) total += ms - (this.first.get(pid) as number);
+    return total;
+  }
+}
+
 const mb = (b: number) => `${Math.round(b / 1024 / 1024)} MB`;
 
 /** GETs a Crowd resource as XML and counts occurrences of `needle`, keeping nothing. */
@@ -121,6 +168,8 @@ async function main(): Promise<void> {
   if (!reuse) await admin.query(`CREATE DATABASE ${dbName}`);
   const pool = createPool(url, 4);
   try {
+    // A kept database from an earlier version of the schema is brought up to date too.
+    await migrate(pool);
     if (!reuse) {
       mkdirSync(DATA, { recursive: true });
       const org = generateOrg({
@@ -136,7 +185,6 @@ async function main(): Promise<void> {
       console.log(
         `org: ${org.users.length} users, ${org.groups.length} groups, ${countMemberships(org)} memberships`,
       );
-      await migrate(pool);
       const t0 = performance.now();
       const run = fileURLToPath(new URL('./run.ts', import.meta.url));
       await promisify(execFile)(
@@ -173,6 +221,12 @@ async function main(): Promise<void> {
       const rssBefore = process.memoryUsage().rss;
       peakRss = rssBefore;
       const timer = setInterval(sampleRss, 50);
+      const pgCpu = new BackendCpu(admin, dbName);
+      // Opens the pool's connections first, so their start-up is not counted as the read's.
+      await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT 1')));
+      await pgCpu.sample();
+      const cpuTimer = setInterval(() => void pgCpu.sample(), 500);
+      const nodeCpu = process.cpuUsage();
       const page = Number(args.page);
       const start = performance.now();
       let users = 0;
@@ -204,11 +258,19 @@ async function main(): Promise<void> {
       ]);
       const total = performance.now() - start;
       clearInterval(timer);
+      clearInterval(cpuTimer);
+      await pgCpu.sample();
       sampleRss();
+      const node = process.cpuUsage(nodeCpu);
+      const pgMs = pgCpu.used();
       console.log(
         `full read: ${formatDuration(total)} (users ${users} in ${formatDuration(tUsers)}, groups ${groups} in ${formatDuration(tGroups)}, ` +
           `membership document ${memberships} groups / ${userEdges} user and ${groupEdges} group memberships in ${formatDuration(total - tUsers - tGroups)}); ` +
           `RSS ${mb(rssBefore)} before, ${mb(peakRss)} peak`,
+      );
+      console.log(
+        `full read CPU: this process (server and reader) ${formatDuration((node.user + node.system) / 1000)}, ` +
+          `Postgres ${pgMs === null ? 'unknown' : formatDuration(pgMs)}`,
       );
 
       const tokenDoc = await (
@@ -218,6 +280,9 @@ async function main(): Promise<void> {
       ).text();
       const token = /newEventToken="([^"]+)"/.exec(tokenDoc)?.[1];
       const times: number[] = [];
+      const pollPg = new BackendCpu(admin, dbName);
+      await pollPg.sample();
+      const pollCpu = process.cpuUsage();
       for (let i = 0; i < Number(args.polls); i++) {
         const t = performance.now();
         const res = await fetch(`${server.url}/rest/usermanagement/1/event/${token}`, {
@@ -227,12 +292,29 @@ async function main(): Promise<void> {
         if (res.status !== 200) throw new Error(`event poll: HTTP ${res.status}`);
         times.push(performance.now() - t);
       }
+      const pollNode = process.cpuUsage(pollCpu);
+      await pollPg.sample();
+      const pollPgMs = pollPg.used();
       times.sort((a, b) => a - b);
       const q = (p: number) =>
         (times[Math.min(times.length - 1, Math.floor(p * times.length))] as number).toFixed(1);
       console.log(
-        `event poll, nothing new (${times.length} polls): median ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms`,
+        `event poll, nothing new (${times.length} polls): median ${q(0.5)} ms, p95 ${q(0.95)} ms, max ${q(1)} ms; ` +
+          `CPU per poll: this process ${((pollNode.user + pollNode.system) / 1000 / times.length).toFixed(2)} ms, ` +
+          `Postgres ${pollPgMs === null ? 'unknown' : `${(pollPgMs / times.length).toFixed(2)} ms`}`,
       );
+
+      // changeLog.retention's work at this size: the initial sync's detail is the largest a run has.
+      if (args.prune) {
+        const t = performance.now();
+        const pruned = await pruneChangeLog(pool, 3_600_000, {
+          now: new Date(Date.now() + 2 * 3_600_000),
+          budgetMs: 600_000,
+        });
+        console.log(
+          `prune: ${pruned.runs} run(s), ${pruned.changes} change rows in ${formatDuration(performance.now() - t)}`,
+        );
+      }
     } finally {
       await server.close();
     }

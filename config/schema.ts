@@ -382,6 +382,38 @@ const crowdSchema = z
   })
   .strict();
 
+/** The default of `changeLog.retention`: 90 days. */
+export const DEFAULT_CHANGE_RETENTION_MS = 90 * 86_400_000;
+/** The shortest retention accepted: below it, an application polling hourly could miss its window. */
+const MIN_CHANGE_RETENTION_MS = 3_600_000;
+
+/**
+ * The run change log (`dirsync.run_changes`: every create, update, deactivation, deletion and
+ * membership change of every run), which user and group history, the run pages and Crowd's
+ * incremental synchronisation read.
+ */
+const changeLogSchema = z
+  .object({
+    /**
+     * How long a run's change detail is kept after the run finished (`never`: forever). Workers
+     * prune older detail run by run; the run itself stays (status, counts), shown as "detail
+     * pruned". A Crowd event token that needs a pruned run expires, and the application does a
+     * full synchronisation. Default 90 days: history covers a quarterly access review, while the
+     * Crowd applications, which poll every few minutes, need only hours.
+     */
+    retention: z
+      .union([
+        z.literal('never'),
+        durationSchema.refine((ms) => ms >= MIN_CHANGE_RETENTION_MS, {
+          message: 'must be at least 1h (or never): applications poll for events within that',
+        }),
+      ])
+      .default(DEFAULT_CHANGE_RETENTION_MS),
+  })
+  .strict();
+
+export type ChangeLogConfig = z.infer<typeof changeLogSchema>;
+
 const _commonConnectorSchema = z.object(commonConnectorShape);
 export type CommonConnectorConfig = z.infer<typeof _commonConnectorSchema>;
 
@@ -426,6 +458,7 @@ export function configSchema(connectors: readonly Connector[]) {
         .strict()
         .default({ host: '127.0.0.1', port: 8080 }),
       crowd: crowdSchema.default({ applications: [] }),
+      changeLog: changeLogSchema.default({ retention: DEFAULT_CHANGE_RETENTION_MS }),
       connectors: z.array(entry).min(1, 'configure at least one connector'),
       alerts: alertsSchema,
     })
@@ -482,6 +515,8 @@ export interface DirsyncConfig {
   connectors: ConnectorConfig[];
   /** Always present once parsed; optional for configs built in code. */
   alerts?: AlertsConfig;
+  /** Retention of the run change log; absent (configs built in code) means the default. */
+  changeLog?: ChangeLogConfig;
 }
 
 /** One application of `crowd.applications`. */

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from 'bullmq';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { DirsyncConfig } from '../config/schema.js';
+import { DEFAULT_CHANGE_RETENTION_MS, type DirsyncConfig } from '../config/schema.js';
 import { DirsyncError } from '../src/errors.js';
 import { rootLogger } from '../src/logger.js';
 import { loadLastSuccess, syncMetrics, type SyncMetrics } from './metrics.js';
@@ -37,13 +37,14 @@ import {
 } from './queue.js';
 import { configProblems, recordConnectorProblems } from './health.js';
 import { reapAbandonedRuns, supersedeHeldRuns } from './reaper.js';
+import { pruneChangeLog } from '../src/store/retention.js';
 import { missingSchedules, syncSchedules } from './schedule.js';
 import { isTransientDatabaseError } from '../src/store/db.js';
 import { startAlertMonitor } from '../src/alerts/monitor.js';
 import { createSyncProcessor, syncBackoff } from './sync.processor.js';
 
 export interface StartWorkerOptions {
-  config: Pick<DirsyncConfig, 'connectors' | 'queue' | 'alerts'>;
+  config: Pick<DirsyncConfig, 'connectors' | 'queue' | 'alerts' | 'changeLog'>;
   pool: pg.Pool;
   /** Default `REDIS_URL` or redis://127.0.0.1:6379. */
   redisUrl?: string;
@@ -67,8 +68,9 @@ export interface StartWorkerOptions {
   busyRetryMs?: number;
   metrics?: SyncMetrics;
   /**
-   * How often this worker checks that every scheduler is still in Redis (and reaps dead runs);
-   * default 60 s. Schedulers are also re-asserted whenever the Redis connection comes back.
+   * How often this worker checks that every scheduler is still in Redis, reaps dead runs and
+   * prunes the change log (`changeLog.retention`); default 60 s. Schedulers are also re-asserted
+   * whenever the Redis connection comes back.
    */
   maintenanceIntervalMs?: number;
 }
@@ -202,6 +204,11 @@ export async function startWorker(o: StartWorkerOptions): Promise<SyncWorker> {
       if (reaped.length > 0) log.warn({ reaped }, 'marked runs abandoned by a stopped process as failed');
       const superseded = await supersedeHeldRuns(o.pool);
       if (superseded.length > 0) log.info({ superseded }, 'held runs superseded');
+      const retention = o.config.changeLog?.retention ?? DEFAULT_CHANGE_RETENTION_MS;
+      if (retention !== 'never') {
+        const pruned = await pruneChangeLog(o.pool, retention);
+        if (pruned.runs > 0) log.info(pruned, 'change log pruned (changeLog.retention)');
+      }
     } catch (e) {
       log.warn({ err: (e as Error).message, why }, 'maintenance failed; will try again');
     } finally {

@@ -11,7 +11,7 @@ import { configPath, findConnector, loadConfig } from '../config/load.js';
 import { readyLine } from '../connectors/emulator-kit/types.js';
 import { EMULATOR_KINDS, startEmulator, type EmulatorKind } from '../connectors/emulators.js';
 import type { DirsyncConfig } from '../config/schema.js';
-import { changeJson, changeText, historyText, statusText, summaryText } from './cli/format.js';
+import { changeJson, changeText, historyText, statusText, summaryText, timeText } from './cli/format.js';
 import { progressLine, progressText } from './cli/progress.js';
 import { DirsyncError, toDirsyncError } from './errors.js';
 import { createLogger, setRootLogger } from './logger.js';
@@ -20,7 +20,7 @@ import { runSync, type RunSummary } from './pipeline/run.js';
 import { CONNECTIONS_PER_RUN, createPool, databaseUrl, ensureDatabase } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { objectHistory } from './store/history.js';
-import { connectorStatuses, runExists, runChanges, runProblems } from './store/queries.js';
+import { changesPrunedAt, connectorStatuses, runExists, runChanges, runProblems } from './store/queries.js';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -70,6 +70,9 @@ function printJson(v: unknown): void {
 }
 
 async function printChanges(pool: pg.Pool, runId: number, limit: number): Promise<void> {
+  const pruned = await changesPrunedAt(pool, runId);
+  // An empty list would read as "changed nothing": say the detail is gone (the counts remain).
+  if (pruned) console.log(`  change detail pruned on ${timeText(pruned)} (older than changeLog.retention)`);
   const changes = await runChanges(pool, runId, limit + 1);
   for (const c of changes.slice(0, limit)) console.log(changeText(c));
   if (changes.length > limit) console.log(`  … more: dirsync changes ${runId} --limit ${limit * 10}`);
@@ -256,6 +259,7 @@ export function buildProgram(): Command {
         if (!(await runExists(pool, id))) throw new DirsyncError('DIRSYNC_E_RUN_NOT_FOUND', `run ${id}`);
         if (o.json)
           printJson({
+            changesPrunedAt: (await changesPrunedAt(pool, id))?.toISOString() ?? null,
             changes: (await runChanges(pool, id, o.limit)).map(changeJson),
             problems: (await runProblems(pool, id, 1000)).map((p) => ({
               objectType: p.object_type,

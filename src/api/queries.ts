@@ -45,11 +45,13 @@ export interface RunRow {
   worker: string | null;
   resolvedAt: string | null;
   resolvedBy: string | null;
+  /** When the run's change detail was pruned (`changeLog.retention`); null while it is kept. */
+  changesPrunedAt: string | null;
 }
 
 const RUN_COLUMNS = `id, connector, kind, trigger, status, phase, dry_run, full_resync, mode, mode_reason, started_at, finished_at,
   phase_ms, snapshot, counts, progress, requests, throttled, guard, error_code, error_message, job_id, attempt,
-  worker, resolved_at, resolved_by,
+  worker, resolved_at, resolved_by, changes_pruned_at,
   (extract(epoch FROM (coalesce(finished_at, CASE WHEN status = 'running' THEN now() END) - started_at)) * 1000)::bigint AS duration_ms`;
 
 /** Phases of a held run's pipeline; the time it then waited for a person is not its duration. */
@@ -90,6 +92,7 @@ function toRun(r: Record<string, unknown>): RunRow {
     worker: (r.worker as string | null) ?? null,
     resolvedAt: iso(r.resolved_at),
     resolvedBy: (r.resolved_by as string | null) ?? null,
+    changesPrunedAt: iso(r.changes_pruned_at),
   };
 }
 
@@ -216,7 +219,7 @@ export interface ChangeFilter {
 export async function listChanges(db: pg.Pool, runId: number, f: ChangeFilter) {
   const where = `run_id = $1 AND ($2::text IS NULL OR object_type = $2) AND ($3::text IS NULL OR operation = $3)`;
   const params = [runId, f.object ?? null, f.operation ?? null];
-  const [{ rows }, count, summary] = await Promise.all([
+  const [{ rows }, count, summary, run] = await Promise.all([
     db.query(
       `SELECT c.seq, c.object_type, c.operation, c.external_id, c.label, c.member_type, c.before, c.after,
               coalesce(cardinality(c.member_ids), 0) AS member_count,
@@ -234,6 +237,9 @@ export async function listChanges(db: pg.Pool, runId: number, f: ChangeFilter) {
          FROM dirsync.run_changes WHERE run_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
       [runId],
     ),
+    db.query<{ pruned: Date | null }>('SELECT changes_pruned_at AS pruned FROM dirsync.runs WHERE id = $1', [
+      runId,
+    ]),
   ]);
   return {
     items: rows.map((r) => ({
@@ -261,6 +267,11 @@ export async function listChanges(db: pg.Pool, runId: number, f: ChangeFilter) {
     total: Number(count.rows[0]?.n ?? 0),
     limit: f.limit,
     offset: f.offset,
+    /**
+     * When the run's change detail was pruned (`changeLog.retention`): the list is then empty
+     * because the detail is gone, not because nothing changed (the run's counts still say what did).
+     */
+    prunedAt: iso(run.rows[0]?.pruned),
     /** Per object and operation: changes (members, for memberships) and log rows (for the filter). */
     summary: summary.rows.map((s: { object_type: string; operation: string; n: string; rows: string }) => ({
       object: s.object_type,

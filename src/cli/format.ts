@@ -124,7 +124,10 @@ export function historyText(h: ObjectHistory): string {
         : ''),
   ];
   if (h.deletionDueAt) lines.push(`  left the identity provider; deleted on ${timeText(h.deletionDueAt)}`);
-  if (h.entries.length === 0) lines.push('  no recorded changes');
+  if (h.prunedBefore)
+    lines.push(`  changes before ${timeText(h.prunedBefore)} are no longer kept (changeLog.retention)`);
+  if (h.entries.length === 0)
+    lines.push(h.prunedBefore ? '  no recorded changes since' : '  no recorded changes');
   for (const e of h.entries) {
     const when = `${timeText(e.at)} run ${e.runId} (${e.trigger}${e.runStatus === 'succeeded' || e.runStatus === 'approved' ? '' : `, ${e.runStatus}`})`;
     let what: string;

@@ -33,6 +33,11 @@ export interface ObjectHistory {
   active: boolean | null;
   /** A deactivated user who left the IdP: when the grace period ends (null: never, or not missing). */
   deletionDueAt: string | null;
+  /**
+   * The change detail of this connector's runs up to this time was pruned (`changeLog.retention`):
+   * the entries start after it, and older changes are not known. Null when nothing was pruned.
+   */
+  prunedBefore: string | null;
   entries: HistoryEntry[];
 }
 
@@ -85,6 +90,10 @@ export async function objectHistory(
   );
   const subject = found.rows[0];
   if (!subject) return null;
+  const pruned = await db.query<{ before: Date | null }>(
+    `SELECT max(finished_at) AS before FROM dirsync.runs WHERE connector = $1 AND changes_pruned_at IS NOT NULL`,
+    [connector],
+  );
   const { rows } = await db.query<{
     run_id: string;
     at: Date;
@@ -145,6 +154,7 @@ export async function objectHistory(
     label: subject.label,
     active: subject.active,
     deletionDueAt,
+    prunedBefore: pruned.rows[0]?.before?.toISOString() ?? null,
     entries,
   };
 }

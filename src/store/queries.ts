@@ -112,6 +112,15 @@ export async function runProblems(db: pg.Pool, runId: number, limit = 100) {
   return rows;
 }
 
+/** When a run's change detail was pruned (`changeLog.retention`); null while it is kept. */
+export async function changesPrunedAt(db: pg.Pool, runId: number): Promise<Date | null> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    'SELECT changes_pruned_at AS at FROM dirsync.runs WHERE id = $1',
+    [runId],
+  );
+  return rows[0]?.at ?? null;
+}
+
 /** Whether a run of that id exists (a CLI asking about run 999 gets an error, not an empty list). */
 export async function runExists(db: pg.Pool, runId: number): Promise<boolean> {
   const { rows } = await db.query('SELECT 1 FROM dirsync.runs WHERE id = $1', [runId]);

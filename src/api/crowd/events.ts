@@ -12,9 +12,11 @@
  * membership list (plus DELETED for each logged removal that still holds, for clients that ignore
  * `absolute`). Replaying the events in order thus brings an application's cache to the directory.
  *
- * A token the log cannot answer (malformed, for other directories, its run gone from the log) gets
- * Crowd's EVENT_TOKEN_EXPIRED, and so does a window with more touched entities than a full
- * synchronisation would cost: the application then falls back to a full sync.
+ * A token the log cannot answer (malformed, for other directories, its run gone from the log, or a
+ * run after it whose change detail was pruned after `changeLog.retention`) gets Crowd's
+ * EVENT_TOKEN_EXPIRED ("incremental synchronisation is not available"), and so does a window with
+ * more touched entities than a full synchronisation would cost: the application then falls back to
+ * a full sync.
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
@@ -49,7 +51,7 @@ function expired(message: string): CrowdError {
   return new CrowdError('EVENT_TOKEN_EXPIRED', `Incremental synchronisation is not available: ${message}`);
 }
 
-type QueryRows = <R extends pg.QueryResultRow>(sql: string, params: unknown[]) => Promise<{ rows: R[] }>;
+type QueryRows = <R extends pg.QueryResultRow>(q: pg.QueryConfig) => Promise<{ rows: R[] }>;
 
 /**
  * The applied runs after a token (`$1` the directories); EVENT_TOKEN_EXPIRED when the log cannot
@@ -61,18 +63,29 @@ async function runsAfter(query: QueryRows, dirs: readonly string[], token: strin
   if (m[1] !== directoriesTag(dirs)) throw expired("the application's directories changed since the token");
   const ids = (m[2] as string).split('-');
   if (ids.length !== dirs.length) throw expired("the application's directories changed since the token");
-  const { rows } = await query<{ ok: boolean; runs: string[] | null }>(
-    `SELECT bool_and(d.pos = '0' OR p.id IS NOT NULL) AS ok,
+  // Named: prepared once per connection, so a poll (every few seconds, per application) skips
+  // parsing and planning.
+  const { rows } = await query<{ ok: boolean; pruned: boolean | null; runs: string[] | null }>({
+    name: 'crowd-runs-after',
+    text: `SELECT bool_and(d.pos = '0' OR p.id IS NOT NULL) AS ok,
+            bool_or(r.changes_pruned_at IS NOT NULL) AS pruned,
             array_agg(r.id::text) FILTER (WHERE r.id IS NOT NULL) AS runs
        FROM unnest($1::text[], $2::text[]) AS d(connector, pos)
        LEFT JOIN dirsync.runs p ON d.pos <> '0' AND p.id = d.pos::bigint AND p.connector = d.connector AND p.${APPLIED}
        LEFT JOIN LATERAL (
-         SELECT x.id FROM dirsync.runs x
+         SELECT x.id, x.changes_pruned_at FROM dirsync.runs x
           WHERE x.connector = d.connector AND x.${APPLIED}
             AND (d.pos = '0' OR (x.finished_at, x.id) > (p.finished_at, p.id))) r ON d.pos = '0' OR p.id IS NOT NULL`,
-    [dirs, ids],
-  );
+    values: [dirs, ids],
+  });
   if (!rows[0]?.ok) throw expired('the change log no longer reaches back to the token');
+  // A run after the token whose detail was pruned: its changes are unknown, so the events would
+  // be incomplete. (The token's own run being pruned does not matter: only what came after it.)
+  if (rows[0].pruned) {
+    throw expired(
+      'the change log no longer reaches back to the token (older changes are pruned after changeLog.retention)',
+    );
+  }
   return rows[0].runs ?? [];
 }
 
@@ -104,7 +117,7 @@ export async function nothingSince(
   dirs: readonly string[],
   token: string,
 ): Promise<EventList | null> {
-  const runs = await runsAfter((sql, params) => pool.query(sql, params), dirs, token);
+  const runs = await runsAfter((q) => pool.query(q), dirs, token);
   return runs.length === 0 ? { token, events: [] } : null;
 }
 
@@ -112,7 +125,7 @@ const key = (connector: string, id: string) => `${connector}\0${id}`;
 
 /** The events since `token`, and the token to ask with next time, from one snapshot. */
 export async function eventsSince(s: Snapshot, base: Base, token: string): Promise<EventList> {
-  const runs = await runsAfter((sql, params) => s.client.query(sql, params), s.dirs, token);
+  const runs = await runsAfter((q) => s.client.query(q), s.dirs, token);
   const next = await currentToken(s);
   if (runs.length === 0) return { token: next, events: [] };
 

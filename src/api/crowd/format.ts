@@ -9,7 +9,8 @@
  * element of repeated items in XML and a plain array in JSON (`<values><value/></values>` vs
  * `"values": [...]`); `null`/`undefined` fields are left out of both.
  */
-import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { XMLParser } from 'fast-xml-parser';
+import { WRAP, writeElement } from './xml.js';
 
 export type Format = 'json' | 'xml';
 export type Node = { [key: string]: unknown };
@@ -41,46 +42,30 @@ export const CONTENT_TYPE: Record<Format, string> = {
   xml: 'application/xml; charset=utf-8',
 };
 
-const builder = new XMLBuilder({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  suppressEmptyNode: true,
-  suppressBooleanAttributes: false,
-});
-
-const WRAP = '#wrap';
-
 /** A list that is `<item>` elements inside a wrapper in XML and an array in JSON. */
 export function wrap(item: string, items: unknown[]): Node {
   return { [WRAP]: item, items };
 }
 
-/** Rewrites a Node into the builder's shape: drops null/undefined, turns Dates into ISO text. */
-function toXmlTree(v: unknown): unknown {
-  if (v === null || v === undefined) return undefined;
-  if (v instanceof Date) return v.toISOString();
-  if (Array.isArray(v)) return v.map(toXmlTree).filter((x) => x !== undefined);
-  if (typeof v === 'object') {
-    const n = v as Node;
-    if (typeof n[WRAP] === 'string') return { [n[WRAP] as string]: toXmlTree(n.items) };
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(n)) {
-      const t = toXmlTree(x);
-      if (t !== undefined) out[k.split('|')[0] as string] = t;
-    }
-    return out;
-  }
-  return v;
-}
-
 /** `<name ...>...</name>` for one element. */
 export function xmlElement(name: string, node: Node): string {
-  return builder.build({ [name]: toXmlTree(node) }) as string;
+  return writeElement(name, node);
 }
 
-/** Text escaped for an XML attribute value or element content (the hot path of big documents). */
+/** The five predefined entities and the characters XML cannot carry (see ./xml.ts). */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const REFERENCED = /[&<>"'\x01-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
+// eslint-disable-next-line no-control-regex -- as above
+const REFERENCED_ALL = /[&<>"'\x01-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
+const reference = (c: string) => ('&<>"\''.includes(c) ? `&#${c.charCodeAt(0)};` : '\uFFFD');
+
+/**
+ * Text escaped for an XML attribute value or element content, as character references (the
+ * membership document's names; the hot path of the biggest document). Most names need none.
+ * Characters XML cannot carry become U+FFFD, as in ./xml.ts.
+ */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return REFERENCED.test(s) ? s.replace(REFERENCED_ALL, reference) : s;
 }
 
 export const XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>';

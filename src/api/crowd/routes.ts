@@ -35,7 +35,7 @@ import {
 import { LISTS, membershipSql, relationSql, searchSql, type Relation } from './lists.js';
 import { restrictionSql, type EntityType, type Restriction } from './restriction.js';
 import { PageMarks } from './pages.js';
-import { pageSql, Snapshot, type UserRecord } from './store.js';
+import { pageSql, Snapshot, type GroupRecord, type UserRecord } from './store.js';
 
 /** A page asks for at most this many entities; `max-results=-1` (Crowd's "all") streams them all. */
 export const MAX_RESULTS = 10_000;
@@ -152,10 +152,14 @@ async function* listChunks(
   kind: 'user' | 'group',
   full: boolean,
   attributes: boolean,
-  sql: string,
-  params: unknown[],
-  /** Called with each row, in order (the page marks of user searches). */
-  onRow?: (row: Row) => void,
+  query: {
+    sql: string;
+    params: unknown[];
+    /** The page size (null: every row). */
+    max: number | null;
+    /** Called with each row, in order (the page marks of user searches). */
+    onRow?: ((row: Row) => void) | undefined;
+  },
 ): AsyncGenerator<string> {
   const item = (r: Row): Node =>
     kind === 'user'
@@ -166,8 +170,9 @@ async function* listChunks(
         ? groupEntity(base, r as GroupRow, attributes)
         : groupRef(base, (r as GroupRow).name);
   let n = 0;
+  const { onRow } = query;
   const rowsOf = async function* () {
-    for await (const rows of s.rows<Row>(sql, params)) {
+    for await (const rows of s.rows<Row>(query.sql, query.params, 500, query.max)) {
       if (onRow) for (const r of rows) onRow(r);
       yield rows;
     }
@@ -416,7 +421,11 @@ export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions)
             reply,
             format,
             s,
-            listChunks(s, format, base, listed, ex.has(listed), ex.has('attributes'), sql, params),
+            listChunks(s, format, base, listed, ex.has(listed), ex.has('attributes'), {
+              sql,
+              params,
+              max: page.max,
+            }),
           );
         } finally {
           if (!streaming) await s.close();
@@ -457,21 +466,31 @@ export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions)
     let onLast: ((row: Row) => void) | undefined;
     try {
       const shifted = where.replace(/\$(\d+)/g, (_m, n) => `$${Number(n) + 1}`);
-      if (entity === 'user' && page.max !== null) {
+      if (page.max !== null) {
         // Resume after the previous page when the directories have not changed since (./pages.ts).
         const versions = await s.versions();
-        const after =
-          page.start > 0 ? marks.get(PageMarks.key(app.name, where, params, page.start), versions) : null;
-        const next = PageMarks.key(app.name, where, params, page.start + page.max);
+        const key = (start: number) => PageMarks.key(app.name, entity, where, params, start);
+        const after = page.start > 0 ? marks.get(key(page.start), versions) : null;
+        const next = key(page.start + page.max);
         const max = page.max;
         let seen = 0;
         onLast = (row) => {
-          if (++seen === max) marks.set(next, { versions, after: (row as UserRecord).username_lower });
+          if (++seen !== max) return;
+          const r = row as UserRecord | GroupRecord;
+          marks.set(next, {
+            versions,
+            after:
+              entity === 'user' ? [(r as UserRecord).username_lower] : [(r as GroupRecord).name_lower, r.id],
+          });
         };
         if (after !== null) {
           const k = params.length + 2;
-          sql = searchSql('user', s.dirs, `${shifted} AND u.username_lower > $${k}`) + ` LIMIT $${k + 1}`;
-          values = [...params, after, max];
+          const resume =
+            entity === 'user'
+              ? `u.username_lower > $${k}`
+              : `(lower(g.name), g.id) > ($${k}::text, $${k + 1}::bigint)`;
+          sql = searchSql(entity, s.dirs, `(${shifted}) AND ${resume}`) + ` LIMIT $${k + after.length}`;
+          values = [...params, ...after, max];
         }
       }
       if (!sql) {
@@ -487,7 +506,12 @@ export async function crowdRoutes(app: FastifyInstance, opts: CrowdRouteOptions)
       reply,
       format,
       s,
-      listChunks(s, format, baseOf(req), entity, ex.has(entity), ex.has('attributes'), sql, values, onLast),
+      listChunks(s, format, baseOf(req), entity, ex.has(entity), ex.has('attributes'), {
+        sql,
+        params: values,
+        max: page.max,
+        onRow: onLast,
+      }),
     );
   };
   app.get(

@@ -456,9 +456,16 @@ async function historySection(name, type, id) {
           ` (${absolute(hist.deletionDueAt)}).`,
         )
       : null,
+    hist.prunedBefore
+      ? h(
+          'p',
+          { class: 'muted' },
+          `Changes before ${absolute(hist.prunedBefore)} are no longer kept (changeLog.retention).`,
+        )
+      : null,
     rows.length
       ? gridTable(['When', 'Run', 'What happened'], rows)
-      : h('p', { class: 'muted' }, 'No recorded changes.'),
+      : h('p', { class: 'muted' }, hist.prunedBefore ? 'No recorded changes since.' : 'No recorded changes.'),
   ];
 }
 
@@ -741,15 +748,23 @@ async function runPage({ id }, params) {
               ? 'What changed (nothing: the run failed)'
               : 'What changed',
     ),
-    h(
-      'nav',
-      { class: 'chips', 'aria-label': 'Filter changes' },
-      filterLink(`All (${num(changes.summary.reduce((a, s) => a + s.count, 0))})`, '', ''),
-      changes.summary.map((s) =>
-        filterLink(`${s.object} ${s.operation} (${num(s.count)})`, s.object, s.operation),
-      ),
-    ),
-    changesTable(changes.items, run.connector),
+    changes.prunedAt
+      ? null
+      : h(
+          'nav',
+          { class: 'chips', 'aria-label': 'Filter changes' },
+          filterLink(`All (${num(changes.summary.reduce((a, s) => a + s.count, 0))})`, '', ''),
+          changes.summary.map((s) =>
+            filterLink(`${s.object} ${s.operation} (${num(s.count)})`, s.object, s.operation),
+          ),
+        ),
+    changes.prunedAt
+      ? h(
+          'p',
+          { class: 'callout' },
+          `This run's change detail was pruned on ${absolute(changes.prunedAt)} (older than changeLog.retention); its counts above still say how much changed.`,
+        )
+      : changesTable(changes.items, run.connector),
     pager(changes, (o) => go(`/runs/${run.id}`, { object, operation, offset: o })),
     run.problems.total
       ? [

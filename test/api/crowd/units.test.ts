@@ -288,3 +288,31 @@ describe('crowd config', () => {
     expect(m).toContain('crowd.applications[1].directories[2]: no connector is named "nope"');
   });
 });
+
+describe('changeLog config', () => {
+  const base = { connectors: [{ name: 'hr', kind: 'file', path: 'x.json' }] };
+  const messageOf = (changeLog: unknown) => {
+    try {
+      parseConfig({ ...base, changeLog });
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it('keeps the change log 90 days by default; takes a duration or never', () => {
+    expect(parseConfig(base).changeLog).toEqual({ retention: 90 * 86_400_000 });
+    expect(parseConfig({ ...base, changeLog: { retention: '30d' } }).changeLog).toEqual({
+      retention: 30 * 86_400_000,
+    });
+    expect(parseConfig({ ...base, changeLog: { retention: 'never' } }).changeLog).toEqual({
+      retention: 'never',
+    });
+  });
+
+  it('refuses a retention below an hour, a non-duration and unknown keys, with the path', () => {
+    expect(messageOf({ retention: '30m' })).toContain('changeLog.retention: must be at least 1h');
+    expect(messageOf({ retention: 'a while' })).toContain('changeLog.retention');
+    expect(messageOf({ retention: '1d', keep: true })).toContain('changeLog');
+  });
+});
