@@ -91,5 +91,5 @@ describe('google: incremental runs equal full runs in the database', () => {
     };
     const r = await incrementalEqualsFullOverRounds(o);
     expectMeaningfulRounds(r, o, [...COMMON_KINDS, 'setParent', 'moveGroup', 'nest', 'unnest']);
-  }, 120_000);
+  }, 300_000);
 });

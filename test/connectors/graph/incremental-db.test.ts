@@ -75,5 +75,5 @@ describe('graph: incremental runs equal full runs in the database', () => {
     };
     const r = await incrementalEqualsFullOverRounds(o);
     expectMeaningfulRounds(r, o, [...COMMON_KINDS, 'setParent', 'moveGroup', 'nest', 'unnest']);
-  }, 120_000);
+  }, 300_000);
 });

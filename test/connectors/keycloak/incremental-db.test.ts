@@ -74,5 +74,5 @@ describe('keycloak: incremental runs equal full runs in the database', () => {
     };
     const r = await incrementalEqualsFullOverRounds(o);
     expectMeaningfulRounds(r, o, [...COMMON_KINDS, 'setParent', 'moveGroup']);
-  }, 120_000);
+  }, 300_000);
 });

@@ -82,5 +82,5 @@ describe('okta: incremental runs equal full runs in the database', () => {
     };
     const r = await incrementalEqualsFullOverRounds(o);
     expectMeaningfulRounds(r, o, [...COMMON_KINDS, 'setParent']);
-  }, 120_000);
+  }, 300_000);
 });
