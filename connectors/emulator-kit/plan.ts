@@ -124,6 +124,10 @@ export function planMutations(org: Org, opts: PlanOptions): Mutation[] {
     out.push({ op: 'addMember', groupId: to, userId });
   }
 
+  // The tree as this plan leaves it so far: a move is checked against the moves before it, or a
+  // second move could put a group under one the first just moved below it (a cycle). Deletions
+  // need no entry: they only shrink subtrees, and deleted groups are never picked again.
+  const parentOf = new Map(org.groups.map((g) => [g.id, g.parentId]));
   for (let i = 0; i < (opts.groups ?? 0); i++) {
     const g = pick(org.groups);
     if (!g || removedGroups.has(g.id)) continue;
@@ -147,7 +151,8 @@ export function planMutations(org: Org, opts: PlanOptions): Mutation[] {
       for (let grew = true; grew;) {
         grew = false;
         for (const x of org.groups) {
-          if (x.parentId && below.has(x.parentId) && !below.has(x.id)) {
+          const p = parentOf.get(x.id);
+          if (p && below.has(p) && !below.has(x.id)) {
             below.add(x.id);
             grew = true;
           }
@@ -155,6 +160,7 @@ export function planMutations(org: Org, opts: PlanOptions): Mutation[] {
       }
       const parent =
         rnd() < 0.2 ? null : pick(org.groups.filter((x) => !below.has(x.id) && !removedGroups.has(x.id)));
+      parentOf.set(g.id, parent ? parent.id : null);
       out.push({ op: 'setParent', id: g.id, parentId: parent ? parent.id : null });
     }
   }

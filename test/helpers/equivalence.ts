@@ -67,7 +67,9 @@ export interface EquivalenceOptions {
   incremental: pg.Pool;
   /** Database of the reference directory, synced with full reads. */
   reference: pg.Pool;
-  /** Called after each round with both runs' summaries (assert modes, counts, ...). */
+  /** Prefixes every assertion label (e.g. the seed, so a failure names how to reproduce it). */
+  label?: string;
+  /** Called after each round's directories compared equal, with both runs' summaries (assert modes, counts, ...). */
   onRound?: (round: number, incremental: RunSummary, full: RunSummary) => void | Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export interface EquivalenceResult {
 
 export async function expectIncrementalEqualsFull(o: EquivalenceOptions): Promise<EquivalenceResult> {
   const modes: Record<string, number> = {};
+  const at = (round: number) => `${o.label ? `${o.label}, ` : ''}round ${round}`;
   for (let round = 0; round <= o.rounds; round++) {
     if (round > 0) await o.mutate(round);
     const config = o.config(round);
@@ -96,13 +99,13 @@ export async function expectIncrementalEqualsFull(o: EquivalenceOptions): Promis
       fullResync: true,
     });
     modes[inc.mode] = (modes[inc.mode] ?? 0) + 1;
-    expect(inc.status, `round ${round}: incremental run status`).toBe(full.status);
-    await o.onRound?.(round, inc, full);
+    expect(inc.status, `${at(round)}: incremental run status`).toBe(full.status);
     expectSameDirectory(
       await directorySets(o.incremental, config.name),
       await directorySets(o.reference, config.name),
-      `round ${round} (${inc.mode}: ${inc.modeReason})`,
+      `${at(round)} (${inc.mode}: ${inc.modeReason})`,
     );
+    await o.onRound?.(round, inc, full);
   }
   return { modes };
 }
