@@ -73,8 +73,8 @@ export function isChangeCounts(x: unknown): x is ChangeCounts {
   );
 }
 
-/** Added memberships from which an insert into an empty table builds its indexes afterwards. */
-export const BULK_EDGES = 50_000;
+/** Rows from which an insert into an empty table builds its indexes afterwards (see bulk.ts). */
+export const BULK_ROWS = 10_000;
 
 export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOptions): Promise<void> {
   const client = await pool.connect();
@@ -121,15 +121,19 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
       );
     }
     if (u.create > 0) {
-      await client.query(
-        `INSERT INTO dirsync.users (connector, external_id, username, username_key, username_skeleton, email,
-                                    display_name, given_name, family_name, active, attributes, deactivated_at)
-         SELECT $1, external_id, username, username_key, username_skeleton, email, display_name, given_name,
-                family_name, active, attributes,
-                CASE WHEN active THEN NULL ELSE now() END
-           FROM ${t.diffUsers} WHERE op = 'create'`,
-        [c],
-      );
+      const addUsers = () =>
+        client.query(
+          `INSERT INTO dirsync.users (connector, external_id, username, username_key, username_skeleton, email,
+                                      display_name, given_name, family_name, active, attributes, deactivated_at)
+           SELECT $1, external_id, username, username_key, username_skeleton, email, display_name, given_name,
+                  family_name, active, attributes,
+                  CASE WHEN active THEN NULL ELSE now() END
+             FROM ${t.diffUsers} WHERE op = 'create'`,
+          [c],
+        );
+      // A first sync into an empty table builds the indexes that back no constraint afterwards.
+      if (u.create >= BULK_ROWS) await insertIntoEmpty(client, 'dirsync.users', addUsers);
+      else await addUsers();
     }
 
     // Groups. A created group gets its member-set digest (see diff.ts) with the insert: setting it
@@ -199,7 +203,7 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
         );
       };
       // A first sync into an empty table builds the indexes after the rows (see bulk.ts).
-      if (m.add >= BULK_EDGES) await insertIntoEmpty(client, 'dirsync.group_members', addEdges);
+      if (m.add >= BULK_ROWS) await insertIntoEmpty(client, 'dirsync.group_members', addEdges);
       else await addEdges();
       // For the closure below and the next run's check and diff.
       await refreshStatistics(client, 'dirsync.group_members', m.add);

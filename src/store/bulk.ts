@@ -8,19 +8,22 @@ import type pg from 'pg';
 /**
  * Changed rows that make a table's statistics stale: autovacuum's default rule (50 rows plus 10% of
  * the rows the statistics know). A run changing 1% of a directory stays under it; a first sync
- * does not, however small (an ANALYZE of a small table takes milliseconds).
+ * does not.
  */
 const STALE_MIN_ROWS = 50;
 const STALE_FRACTION = 0.1;
 
 /**
  * ANALYZEs `table` (in the caller's transaction) when `changed` rows are many against what its
- * statistics know. Later statements of the same transaction plan with the new figures: without
- * them, a join against a table that was empty when last analysed (or never was) is planned as a
- * million index probes instead of one hash join. The statistics commit or roll back with the
- * transaction (the row count in pg_class is kept either way; it only guides the planner).
- * `columns` limits the column statistics to those the joins need (the row count is always
- * updated): a wide table's text columns cost most of an ANALYZE.
+ * statistics know, or when it has none at all (never analysed: then any change counts, since the
+ * planner's guesses for such a table are arbitrary, and analysing a small table takes milliseconds).
+ * Later statements of the same transaction, and the next runs, plan with the new figures: without
+ * them a join against a table that was empty when last analysed (or never was) is planned as a
+ * million index probes instead of one hash join, and a five-group directory was estimated at two
+ * rows, which made the next diff compare fifty thousand edges by nested loop.
+ * The statistics commit or roll back with the transaction (the row count in pg_class is kept
+ * either way; it only guides the planner). `columns` limits the column statistics to those the
+ * joins need (the row count is always updated): a wide table's text columns cost most of an ANALYZE.
  */
 export async function refreshStatistics(
   client: pg.PoolClient,
@@ -28,14 +31,14 @@ export async function refreshStatistics(
   changed: number,
   columns: readonly string[] = [],
 ): Promise<boolean> {
-  if (changed < STALE_MIN_ROWS) return false;
+  if (changed <= 0) return false;
   const { rows } = await client.query<{ reltuples: number }>(
     'SELECT reltuples::float8 AS reltuples FROM pg_class WHERE oid = $1::regclass',
     [table],
   );
   // -1: never analysed nor vacuumed.
-  const known = Math.max(0, Number(rows[0]?.reltuples ?? 0));
-  if (changed < STALE_MIN_ROWS + STALE_FRACTION * known) return false;
+  const known = Number(rows[0]?.reltuples ?? -1);
+  if (known >= 0 && changed < STALE_MIN_ROWS + STALE_FRACTION * known) return false;
   await client.query(`ANALYZE ${table}${columns.length > 0 ? ` (${columns.join(', ')})` : ''}`);
   return true;
 }
