@@ -206,7 +206,11 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
       if (m.add >= BULK_ROWS) await insertIntoEmpty(client, 'dirsync.group_members', addEdges);
       else await addEdges();
       // For the closure below and the next run's check and diff.
-      await refreshStatistics(client, 'dirsync.group_members', m.add);
+      await refreshStatistics(client, 'dirsync.group_members', m.add, [
+        'group_id',
+        'user_id',
+        'member_group_id',
+      ]);
     }
 
     // Member-set digests of the groups whose members changed (see diff.ts); created groups got

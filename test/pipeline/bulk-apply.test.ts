@@ -119,7 +119,6 @@ describe('first sync into an empty directory', () => {
         WHERE schemaname = 'dirsync' AND tablename IN ('users', 'groups', 'group_members') ORDER BY 1, 2`,
     );
     expect(stats.map((r) => `${r.tablename}.${r.attname}`)).toEqual([
-      'group_members.created_at',
       'group_members.group_id',
       'group_members.member_group_id',
       'group_members.user_id',

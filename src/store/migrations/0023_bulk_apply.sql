@@ -16,17 +16,21 @@ CREATE UNIQUE INDEX group_members_user_uq ON dirsync.group_members (group_id, us
 
 -- (2) Set-based references for the tables apply fills in bulk (as 0004 did for group_members). A
 -- row-level foreign key checks, and key-share locks, the referenced row once per inserted row: a
--- first sync checked its directory 110,000 times (users, groups) and its run 120,000 times (the
--- change log). The same guarantees, once per statement:
+-- first sync checked its directory 110,000 times (users, groups), its run 120,000 times (the
+-- change log) and groups 27,000 times (the nesting closure). The same guarantees, once per
+-- statement:
 -- - an insert references only existing rows, which it locks FOR KEY SHARE (as a foreign key does,
 --   so a concurrent delete of the directory or run waits for the inserting transaction);
 -- - changing the reference of a row (nothing does) is checked the same way, row by row, and only
 --   when the column is in the UPDATE's SET list;
 -- - deleting a directory deletes its users and groups (and through their own triggers their
---   memberships and nesting closure), deleting a run deletes its change log; TRUNCATE too.
+--   memberships and nesting closure), deleting a group its closure rows, deleting a run its change
+--   log; TRUNCATE too.
 ALTER TABLE dirsync.users DROP CONSTRAINT users_connector_fkey;
 ALTER TABLE dirsync.groups DROP CONSTRAINT groups_connector_fkey;
 ALTER TABLE dirsync.run_changes DROP CONSTRAINT run_changes_run_id_fkey;
+ALTER TABLE dirsync.group_closure DROP CONSTRAINT group_closure_ancestor_id_fkey;
+ALTER TABLE dirsync.group_closure DROP CONSTRAINT group_closure_descendant_id_fkey;
 
 CREATE FUNCTION dirsync.check_connector_refs() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -71,9 +75,12 @@ END $$;
 CREATE TRIGGER directories_cascade AFTER DELETE ON dirsync.directories
   REFERENCING OLD TABLE AS old_directories FOR EACH STATEMENT EXECUTE FUNCTION dirsync.directories_cascade();
 
+-- DELETE, not TRUNCATE, in the TRUNCATE cascades: a table that the firing TRUNCATE also names
+-- cannot be truncated again inside it (deleting from it, empty by then, costs nothing).
 CREATE FUNCTION dirsync.directories_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  TRUNCATE dirsync.group_members, dirsync.group_closure, dirsync.users, dirsync.groups;
+  DELETE FROM dirsync.users;
+  DELETE FROM dirsync.groups;
   RETURN NULL;
 END $$;
 CREATE TRIGGER directories_truncate AFTER TRUNCATE ON dirsync.directories
@@ -109,8 +116,50 @@ CREATE TRIGGER runs_cascade_changes AFTER DELETE ON dirsync.runs
 
 CREATE FUNCTION dirsync.runs_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  TRUNCATE dirsync.run_changes;
+  DELETE FROM dirsync.run_changes;
   RETURN NULL;
 END $$;
 CREATE TRIGGER runs_truncate AFTER TRUNCATE ON dirsync.runs
   FOR EACH STATEMENT EXECUTE FUNCTION dirsync.runs_truncate();
+
+-- The nesting closure (written only by apply's rebuild, which holds the directory's apply lock).
+CREATE FUNCTION dirsync.check_closure_refs() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  bad record;
+BEGIN
+  PERFORM 1 FROM dirsync.groups g
+   WHERE g.id IN (SELECT ancestor_id FROM new_closure UNION SELECT descendant_id FROM new_closure)
+     FOR KEY SHARE;
+  SELECT n.ancestor_id, n.descendant_id INTO bad
+    FROM new_closure n
+   WHERE NOT EXISTS (SELECT 1 FROM dirsync.groups g WHERE g.id = n.ancestor_id)
+      OR NOT EXISTS (SELECT 1 FROM dirsync.groups g WHERE g.id = n.descendant_id)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'group_closure row (% contains %) references a missing group', bad.ancestor_id, bad.descendant_id
+      USING ERRCODE = 'foreign_key_violation';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER group_closure_refs_insert AFTER INSERT ON dirsync.group_closure
+  REFERENCING NEW TABLE AS new_closure FOR EACH STATEMENT EXECUTE FUNCTION dirsync.check_closure_refs();
+CREATE TRIGGER group_closure_refs_update AFTER UPDATE ON dirsync.group_closure
+  REFERENCING NEW TABLE AS new_closure FOR EACH STATEMENT EXECUTE FUNCTION dirsync.check_closure_refs();
+
+CREATE FUNCTION dirsync.groups_cascade_closure() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM dirsync.group_closure c USING old_groups o WHERE c.ancestor_id = o.id;
+  DELETE FROM dirsync.group_closure c USING old_groups o WHERE c.descendant_id = o.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER groups_cascade_closure AFTER DELETE ON dirsync.groups
+  REFERENCING OLD TABLE AS old_groups FOR EACH STATEMENT EXECUTE FUNCTION dirsync.groups_cascade_closure();
+
+CREATE FUNCTION dirsync.groups_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM dirsync.group_closure;
+  DELETE FROM dirsync.group_members;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER groups_truncate AFTER TRUNCATE ON dirsync.groups
+  FOR EACH STATEMENT EXECUTE FUNCTION dirsync.groups_truncate();
