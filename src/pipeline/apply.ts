@@ -5,6 +5,8 @@
  */
 import type pg from 'pg';
 import { DirsyncError } from '../errors.js';
+import { insertIntoEmpty, refreshStatistics } from '../store/bulk.js';
+import type { ChangeCounts } from './diff.js';
 import { MAX_NESTING_DEPTH } from './nesting.js';
 import type { StageTables } from './stage.js';
 
@@ -26,6 +28,12 @@ export interface ApplyOptions {
   cursor?: unknown;
   /** Fingerprint of the snapshot this apply makes the directory equal to (see unchanged.ts). */
   fingerprint?: string;
+  /**
+   * What the diff tables hold, as diff.ts counted them: statements with nothing to do are skipped
+   * (each would scan a diff table of up to a million rows to find nothing). Omitted: every
+   * statement runs.
+   */
+  counts?: ChangeCounts;
   /** Runs inside the transaction before any change: records the change log (labels of removed objects still exist). */
   record: (client: pg.PoolClient) => Promise<void>;
   /** Runs inside the transaction just before COMMIT: the run status. */
@@ -46,6 +54,27 @@ export async function directoryVersion(
   );
   return Number(rows[0]?.version ?? 0);
 }
+
+/** Counts that make every statement run (a caller that does not know them). */
+const ALL: ChangeCounts = {
+  users: { create: 1, update: 1, deactivate: 1, reactivate: 1, delete: 1 },
+  groups: { create: 1, update: 1, delete: 1 },
+  memberships: { add: 1, remove: 1 },
+};
+
+/**
+ * Whether `x` (a run's stored counts) has every count apply skips statements by; counts of runs
+ * held by an older version may not, and then every statement runs.
+ */
+export function isChangeCounts(x: unknown): x is ChangeCounts {
+  const o = x as Record<string, Record<string, unknown> | undefined> | null;
+  return (Object.keys(ALL) as (keyof ChangeCounts)[]).every((kind) =>
+    Object.keys(ALL[kind]).every((op) => typeof o?.[kind]?.[op] === 'number'),
+  );
+}
+
+/** Rows from which an insert into an empty table builds its indexes afterwards (see bulk.ts). */
+export const BULK_ROWS = 10_000;
 
 export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOptions): Promise<void> {
   const client = await pool.connect();
@@ -68,87 +97,138 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
 
     await opts.record(client);
 
-    // Users. Deletes first, so a new user may take a deleted user's name in the same run.
-    await client.query(
-      `DELETE FROM dirsync.users u USING ${t.diffUsers} d WHERE d.op = 'delete' AND u.id = d.id`,
-    );
-    await client.query(
-      `UPDATE dirsync.users u
-          SET username = d.username, username_key = d.username_key, username_skeleton = d.username_skeleton,
-              email = d.email, display_name = d.display_name, given_name = d.given_name,
-              family_name = d.family_name, active = d.active, attributes = d.attributes,
-              missing_since = CASE WHEN d.missing THEN coalesce(u.missing_since, now()) ELSE NULL END,
-              deactivated_at = CASE WHEN d.active THEN NULL WHEN u.active THEN now() ELSE u.deactivated_at END,
-              updated_at = now()
-         FROM ${t.diffUsers} d
-        WHERE d.op IN ('update', 'deactivate', 'reactivate') AND u.id = d.id`,
-    );
-    await client.query(
-      `INSERT INTO dirsync.users (connector, external_id, username, username_key, username_skeleton, email,
-                                  display_name, given_name, family_name, active, attributes, deactivated_at)
-       SELECT $1, external_id, username, username_key, username_skeleton, email, display_name, given_name,
-              family_name, active, attributes,
-              CASE WHEN active THEN NULL ELSE now() END
-         FROM ${t.diffUsers} WHERE op = 'create'`,
-      [c],
-    );
+    // Unknown counts: assume every kind of change is there.
+    const n = opts.counts ?? ALL;
+    const u = n.users;
 
-    // Groups. Whether a deleted group took part in nesting is asked before the delete cascades.
-    const { rows: gone } = await client.query<{ nested: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM ${t.diffGroups} d JOIN dirsync.group_members m ON m.group_id = d.id
-                       WHERE d.op = 'delete' AND m.member_group_id IS NOT NULL)
-           OR EXISTS (SELECT 1 FROM ${t.diffGroups} d JOIN dirsync.group_members m ON m.member_group_id = d.id
-                       WHERE d.op = 'delete') AS nested`,
-    );
-    await client.query(
-      `DELETE FROM dirsync.groups g USING ${t.diffGroups} d WHERE d.op = 'delete' AND g.id = d.id`,
-    );
-    await client.query(
-      `UPDATE dirsync.groups g SET name = d.name, description = d.description, attributes = d.attributes,
-              local = d.local, updated_at = now()
-         FROM ${t.diffGroups} d WHERE d.op = 'update' AND g.id = d.id`,
-    );
-    await client.query(
-      `INSERT INTO dirsync.groups (connector, external_id, name, description, attributes, local)
-       SELECT $1, external_id, name, description, attributes, local FROM ${t.diffGroups} WHERE op = 'create'`,
-      [c],
-    );
+    // Users. Deletes first, so a new user may take a deleted user's name in the same run.
+    if (u.delete > 0) {
+      await client.query(
+        `DELETE FROM dirsync.users u USING ${t.diffUsers} d WHERE d.op = 'delete' AND u.id = d.id`,
+      );
+    }
+    if (u.update + u.deactivate + u.reactivate > 0) {
+      await client.query(
+        `UPDATE dirsync.users u
+            SET username = d.username, username_key = d.username_key, username_skeleton = d.username_skeleton,
+                email = d.email, display_name = d.display_name, given_name = d.given_name,
+                family_name = d.family_name, active = d.active, attributes = d.attributes,
+                missing_since = CASE WHEN d.missing THEN coalesce(u.missing_since, now()) ELSE NULL END,
+                deactivated_at = CASE WHEN d.active THEN NULL WHEN u.active THEN now() ELSE u.deactivated_at END,
+                updated_at = now()
+           FROM ${t.diffUsers} d
+          WHERE d.op IN ('update', 'deactivate', 'reactivate') AND u.id = d.id`,
+      );
+    }
+    if (u.create > 0) {
+      const addUsers = () =>
+        client.query(
+          `INSERT INTO dirsync.users (connector, external_id, username, username_key, username_skeleton, email,
+                                      display_name, given_name, family_name, active, attributes, deactivated_at)
+           SELECT $1, external_id, username, username_key, username_skeleton, email, display_name, given_name,
+                  family_name, active, attributes,
+                  CASE WHEN active THEN NULL ELSE now() END
+             FROM ${t.diffUsers} WHERE op = 'create'`,
+          [c],
+        );
+      // A first sync into an empty table builds the indexes that back no constraint afterwards.
+      if (u.create >= BULK_ROWS) await insertIntoEmpty(client, 'dirsync.users', addUsers);
+      else await addUsers();
+    }
+
+    // Groups. A created group gets its member-set digest (see diff.ts) with the insert: setting it
+    // afterwards would write every new group twice.
+    // Whether a deleted group took part in nesting is asked before the delete cascades.
+    let nestedGone = false;
+    if (n.groups.delete > 0) {
+      const { rows: gone } = await client.query<{ nested: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM ${t.diffGroups} d JOIN dirsync.group_members m ON m.group_id = d.id
+                         WHERE d.op = 'delete' AND m.member_group_id IS NOT NULL)
+             OR EXISTS (SELECT 1 FROM ${t.diffGroups} d JOIN dirsync.group_members m ON m.member_group_id = d.id
+                         WHERE d.op = 'delete') AS nested`,
+      );
+      nestedGone = gone[0]?.nested ?? true;
+      await client.query(
+        `DELETE FROM dirsync.groups g USING ${t.diffGroups} d WHERE d.op = 'delete' AND g.id = d.id`,
+      );
+    }
+    if (n.groups.update > 0) {
+      await client.query(
+        `UPDATE dirsync.groups g SET name = d.name, description = d.description, attributes = d.attributes,
+                local = d.local, updated_at = now()
+           FROM ${t.diffGroups} d WHERE d.op = 'update' AND g.id = d.id`,
+      );
+    }
+    if (n.groups.create > 0) {
+      await client.query(
+        `INSERT INTO dirsync.groups (connector, external_id, name, description, attributes, local, members_digest)
+         SELECT $1, d.external_id, d.name, d.description, d.attributes, d.local,
+                CASE WHEN dd.tainted THEN NULL ELSE dd.digest END
+           FROM ${t.diffGroups} d LEFT JOIN ${t.diffDigests} dd ON dd.group_id = d.external_id
+          WHERE d.op = 'create'`,
+        [c],
+      );
+    }
+    // The memberships below resolve external ids against users and groups: after a first sync's
+    // hundred thousand inserts, the statistics still describe empty tables.
+    await refreshStatistics(client, 'dirsync.users', u.create, ['connector', 'external_id']);
+    await refreshStatistics(client, 'dirsync.groups', n.groups.create, ['connector', 'external_id']);
 
     // Memberships: removals by primary keys (rows of deleted objects are already gone by cascade),
     // additions resolved to the ids that now exist.
-    await client.query(
-      `DELETE FROM dirsync.group_members m USING ${t.diffEdges} d
-        WHERE d.op = 'remove' AND NOT d.member_is_group AND m.group_id = d.group_pk AND m.user_id = d.member_pk`,
-    );
-    await client.query(
-      `DELETE FROM dirsync.group_members m USING ${t.diffEdges} d
-        WHERE d.op = 'remove' AND d.member_is_group AND m.group_id = d.group_pk AND m.member_group_id = d.member_pk`,
-    );
-    await client.query(
-      `INSERT INTO dirsync.group_members (group_id, user_id)
-       SELECT g.id, u.id
-         FROM ${t.diffEdges} d
-         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = d.group_id
-         JOIN dirsync.users u ON u.connector = $1 AND u.external_id = d.member_id
-        WHERE d.op = 'add' AND NOT d.member_is_group
-        -- In index order: a million index insertions in key order touch each page once.
-        ORDER BY g.id, u.id`,
-      [c],
-    );
-    await client.query(
-      `INSERT INTO dirsync.group_members (group_id, member_group_id)
-       SELECT g.id, mg.id
-         FROM ${t.diffEdges} d
-         JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = d.group_id
-         JOIN dirsync.groups mg ON mg.connector = $1 AND mg.external_id = d.member_id
-        WHERE d.op = 'add' AND d.member_is_group`,
-      [c],
-    );
+    const m = n.memberships;
+    if (m.remove > 0) {
+      await client.query(
+        `DELETE FROM dirsync.group_members m USING ${t.diffEdges} d
+          WHERE d.op = 'remove' AND NOT d.member_is_group AND m.group_id = d.group_pk AND m.user_id = d.member_pk`,
+      );
+      await client.query(
+        `DELETE FROM dirsync.group_members m USING ${t.diffEdges} d
+          WHERE d.op = 'remove' AND d.member_is_group AND m.group_id = d.group_pk AND m.member_group_id = d.member_pk`,
+      );
+    }
+    if (m.add > 0) {
+      const addEdges = async () => {
+        await client.query(
+          `INSERT INTO dirsync.group_members (group_id, user_id)
+           SELECT g.id, u.id
+             FROM ${t.diffEdges} d
+             JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = d.group_id
+             JOIN dirsync.users u ON u.connector = $1 AND u.external_id = d.member_id
+            WHERE d.op = 'add' AND NOT d.member_is_group
+            -- In index order: a million index insertions in key order touch each page once (and
+            -- without indexes, each group's members land together in the heap).
+            ORDER BY g.id, u.id`,
+          [c],
+        );
+        await client.query(
+          `INSERT INTO dirsync.group_members (group_id, member_group_id)
+           SELECT g.id, mg.id
+             FROM ${t.diffEdges} d
+             JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = d.group_id
+             JOIN dirsync.groups mg ON mg.connector = $1 AND mg.external_id = d.member_id
+            WHERE d.op = 'add' AND d.member_is_group`,
+          [c],
+        );
+      };
+      // A first sync into an empty table builds the indexes after the rows (see bulk.ts).
+      if (m.add >= BULK_ROWS) await insertIntoEmpty(client, 'dirsync.group_members', addEdges);
+      else await addEdges();
+      // For the closure below and the next run's check and diff.
+      await refreshStatistics(client, 'dirsync.group_members', m.add, [
+        'group_id',
+        'user_id',
+        'member_group_id',
+      ]);
+    }
 
-    // Member-set digests of the groups whose members changed (see diff.ts).
+    // Member-set digests of the groups whose members changed (see diff.ts); created groups got
+    // theirs with the insert.
     await client.query(
-      `UPDATE dirsync.groups g SET members_digest = CASE WHEN d.tainted THEN NULL ELSE d.digest END
-         FROM ${t.diffDigests} d WHERE g.connector = $1 AND g.external_id = d.group_id`,
+      `UPDATE dirsync.groups g SET members_digest = d.new_digest
+         FROM (SELECT group_id, CASE WHEN tainted THEN NULL ELSE digest END AS new_digest FROM ${t.diffDigests}) d
+        WHERE g.connector = $1 AND g.external_id = d.group_id
+          AND g.members_digest IS DISTINCT FROM d.new_digest`,
       [c],
     );
 
@@ -158,7 +238,7 @@ export async function applyDiff(pool: pg.Pool, t: StageTables, opts: ApplyOption
     const { rows: nest } = await client.query<{ changed: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM ${t.diffEdges} WHERE member_is_group) AS changed`,
     );
-    if (nest[0]?.changed || gone[0]?.nested) await rebuildClosure(client, c);
+    if (nest[0]?.changed || nestedGone) await rebuildClosure(client, c);
     else {
       await client.query(
         `INSERT INTO dirsync.group_closure (connector, ancestor_id, descendant_id, depth)

@@ -5,7 +5,8 @@
 import type pg from 'pg';
 import { DirsyncError } from '../errors.js';
 import { advanceMirror, mirrorStageTables, type MirrorAdvance } from '../store/mirror.js';
-import { applyDiff, RUN_LOCK, lockKeySql } from './apply.js';
+import { applyDiff, isChangeCounts, RUN_LOCK, lockKeySql } from './apply.js';
+import type { ChangeCounts } from './diff.js';
 import { supersedeHeldRuns } from './reap.js';
 import { dropStageTables, stageTables } from './stage.js';
 
@@ -19,11 +20,14 @@ interface HeldRun {
   next_cursor: string | null;
   staged_digest: string | null;
   read_fingerprint: string | null;
+  /** What diff.ts counted in the held change set (see record.ts: finishRun). */
+  counts: ChangeCounts | null;
 }
 
 async function heldRun(db: pg.Pool, runId: number): Promise<HeldRun> {
   const { rows } = await db.query<HeldRun>(
-    `SELECT id, connector, kind, status, base_version, mirror_advance, next_cursor, staged_digest, read_fingerprint
+    `SELECT id, connector, kind, status, base_version, mirror_advance, next_cursor, staged_digest, read_fingerprint,
+            counts
        FROM dirsync.runs WHERE id = $1`,
     [runId],
   );
@@ -119,6 +123,7 @@ export async function approveRun(pool: pg.Pool, runId: number, by = 'cli'): Prom
         kind: run.kind,
         runId,
         baseVersion: Number(run.base_version),
+        ...(isChangeCounts(run.counts) ? { counts: run.counts } : {}),
         record: async () => {},
         finish: async (client) => {
           // The mirror and the feed position advance with exactly the change set that was held.

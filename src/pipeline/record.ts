@@ -89,50 +89,65 @@ export async function finishRun(db: pg.Pool | pg.PoolClient, runId: number, o: R
   );
 }
 
-/** Copies a run's diff tables into the change log (set-based; a million rows is one statement). */
+/**
+ * Copies a run's diff tables into the change log (set-based; a million rows is one statement).
+ * `counts` (what diff.ts counted in those tables) lets statements with nothing to copy be skipped.
+ */
 export async function recordChanges(
   db: pg.Pool | pg.PoolClient,
   runId: number,
   t: StageTables,
+  counts?: ChangeCounts,
 ): Promise<void> {
-  await db.query(
-    `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, before, after)
-     SELECT $1::bigint, 'user', op, external_id, username, before, after FROM ${t.diffUsers}
-     UNION ALL
-     SELECT $1::bigint, 'group', op, external_id, name, before, after FROM ${t.diffGroups}`,
-    [runId],
-  );
+  const users = counts ? Object.values(counts.users).reduce((a, b) => a + b, 0) : 1;
+  const groups = counts ? Object.values(counts.groups).reduce((a, b) => a + b, 0) : 1;
+  if (users + groups > 0) {
+    await db.query(
+      `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, before, after)
+       SELECT $1::bigint, 'user', op, external_id, username, before, after FROM ${t.diffUsers}
+       UNION ALL
+       SELECT $1::bigint, 'group', op, external_id, name, before, after FROM ${t.diffGroups}`,
+      [runId],
+    );
+  }
   // One row per group, operation and member type, with the members as arrays. Removed members'
   // names are captured from the directory before apply changes anything (a removed member may be
   // deleted in the same run); added members exist after apply, so their names are not copied:
-  // readers join them (this keeps a first sync of a million edges cheap to record).
-  await db.query(
-    `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, member_type, member_ids)
-     SELECT $1::bigint, 'membership', 'add', d.group_id, min(g.name),
-            CASE WHEN d.member_is_group THEN 'group' ELSE 'user' END, array_agg(d.member_id)
-       FROM ${t.diffEdges} d JOIN ${t.finalGroups} g ON g.external_id = d.group_id
-      WHERE d.op = 'add'
-      GROUP BY d.group_id, d.member_is_group`,
-    [runId],
-  );
-  await db.query(
-    `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, member_type, member_ids, member_labels)
-     SELECT $1::bigint, 'membership', 'remove', x.group_id, min(x.label), x.member_type,
-            array_agg(x.member_id ORDER BY x.member_id), array_agg(x.member_label ORDER BY x.member_id)
-       FROM (
-         SELECT d.group_id, g.name AS label, 'user' AS member_type, d.member_id, u.username AS member_label
-           FROM ${t.diffEdges} d
-           JOIN dirsync.groups g ON g.id = d.group_pk
-           JOIN dirsync.users u ON u.id = d.member_pk
-          WHERE d.op = 'remove' AND NOT d.member_is_group
-         UNION ALL
-         SELECT d.group_id, g.name, 'group', d.member_id, m.name
-           FROM ${t.diffEdges} d
-           JOIN dirsync.groups g ON g.id = d.group_pk
-           JOIN dirsync.groups m ON m.id = d.member_pk
-          WHERE d.op = 'remove' AND d.member_is_group
-       ) x
-      GROUP BY x.group_id, x.member_type`,
-    [runId],
-  );
+  // readers join them (this keeps a first sync of a million edges cheap to record). The group's
+  // name is joined to the ten thousand grouped rows, not to the million edges.
+  if (!counts || counts.memberships.add > 0) {
+    await db.query(
+      `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, member_type, member_ids)
+       SELECT $1::bigint, 'membership', 'add', a.group_id, g.name, a.member_type, a.member_ids
+         FROM (SELECT d.group_id, CASE WHEN d.member_is_group THEN 'group' ELSE 'user' END AS member_type,
+                      array_agg(d.member_id) AS member_ids
+                 FROM ${t.diffEdges} d
+                WHERE d.op = 'add'
+                GROUP BY d.group_id, d.member_is_group) a
+         JOIN ${t.finalGroups} g ON g.external_id = a.group_id`,
+      [runId],
+    );
+  }
+  if (!counts || counts.memberships.remove > 0) {
+    await db.query(
+      `INSERT INTO dirsync.run_changes (run_id, object_type, operation, external_id, label, member_type, member_ids, member_labels)
+       SELECT $1::bigint, 'membership', 'remove', x.group_id, min(x.label), x.member_type,
+              array_agg(x.member_id ORDER BY x.member_id), array_agg(x.member_label ORDER BY x.member_id)
+         FROM (
+           SELECT d.group_id, g.name AS label, 'user' AS member_type, d.member_id, u.username AS member_label
+             FROM ${t.diffEdges} d
+             JOIN dirsync.groups g ON g.id = d.group_pk
+             JOIN dirsync.users u ON u.id = d.member_pk
+            WHERE d.op = 'remove' AND NOT d.member_is_group
+           UNION ALL
+           SELECT d.group_id, g.name, 'group', d.member_id, m.name
+             FROM ${t.diffEdges} d
+             JOIN dirsync.groups g ON g.id = d.group_pk
+             JOIN dirsync.groups m ON m.id = d.member_pk
+            WHERE d.op = 'remove' AND d.member_is_group
+         ) x
+        GROUP BY x.group_id, x.member_type`,
+      [runId],
+    );
+  }
 }

@@ -19,7 +19,7 @@ export async function settle(ctx: RunContext, read: ReadResult, ev: Evaluation):
   const { counts } = ev.diff;
   const guard = ev.trips.length > 0 ? ev.trips : undefined;
   if (ctx.dryRun || guard) {
-    await ctx.phase('record', () => recordChanges(ctx.pool, ctx.runId, ctx.t));
+    await ctx.phase('record', () => recordChanges(ctx.pool, ctx.runId, ctx.t, counts));
     if (ctx.dryRun) return { status: 'succeeded', counts, ...(guard ? { guard } : {}), recorded: false };
     await rememberForApproval(ctx, read);
     const t = ctx.t;
@@ -50,7 +50,8 @@ export async function settle(ctx: RunContext, read: ReadResult, ev: Evaluation):
       runId: ctx.runId,
       baseVersion: ctx.baseVersion,
       fingerprint: ev.fingerprint,
-      record: (client) => recordChanges(client, ctx.runId, ctx.t),
+      counts,
+      record: (client) => recordChanges(client, ctx.runId, ctx.t, counts),
       finish: async (client) => {
         await advance(client, ctx, read);
         await finishRun(client, ctx.runId, {
