@@ -84,14 +84,14 @@ describe('first sync into an empty directory', () => {
     );
     expect(valid[0]?.n).toBe(4);
 
-    // Users: the two plain indexes are rebuilt; those of the key and unique constraints stay.
+    // Users: the plain indexes are rebuilt; those of the key and unique constraints stay.
     const usersAfter = await indexes(db().pool, 'dirsync.users');
     expect(defs(usersAfter)).toEqual(defs(usersBefore));
     expect(
       Object.keys(usersAfter)
         .filter((k) => usersAfter[k]?.oid !== usersBefore[k]?.oid)
         .sort(),
-    ).toEqual(['users_username_key_idx', 'users_username_skeleton_idx']);
+    ).toEqual(['users_missing_idx', 'users_username_key_idx', 'users_username_skeleton_idx']);
     // The unique username constraint (its index was kept) still holds.
     await expect(
       db().pool.query(
