@@ -266,6 +266,17 @@ function decodeCopyField(s: string): string | null {
   );
 }
 
+/** A mirror edge row as `COPY TO` writes it (group, member is group, member), back to an edge. */
+function edgeOfLine(line: string): SourceEdge {
+  const [g, isGroup, member] = line.split('\t');
+  return {
+    kind: 'edge',
+    groupId: mirrorIdOf(decodeCopyField(g as string) as string),
+    memberType: isGroup === 't' ? 'group' : 'user',
+    memberId: mirrorIdOf(decodeCopyField(member as string) as string),
+  };
+}
+
 async function* copyLines(pool: pg.Pool, sql: string): AsyncGenerator<string> {
   const client = await pool.connect();
   let ok = false;
@@ -310,15 +321,7 @@ export async function* readMirror(
        SELECT DISTINCT a.group_id, a.member_is_group, a.member_id FROM ${x.deltaEdgeAdditions} a
         WHERE NOT EXISTS (SELECT 1 FROM kept k WHERE k.group_id = a.group_id AND k.member_is_group = a.member_is_group AND k.member_id = a.member_id)`
     : `SELECT group_id, member_is_group, member_id FROM ${m.edges}`;
-  for await (const line of copyLines(pool, edgesSql)) {
-    const [g, isGroup, member] = line.split('\t');
-    yield {
-      kind: 'edge',
-      groupId: mirrorIdOf(decodeCopyField(g as string) as string),
-      memberType: isGroup === 't' ? 'group' : 'user',
-      memberId: mirrorIdOf(decodeCopyField(member as string) as string),
-    };
-  }
+  for await (const line of copyLines(pool, edgesSql)) yield edgeOfLine(line);
 }
 
 /** The scope tables a scoped read selects by (pipeline/scope.ts); mirror-keyed ids in `mid`. */
@@ -371,15 +374,7 @@ export async function* readScopedMirror(
     SELECT e.group_id, e.member_is_group, e.member_id FROM scoped e WHERE ${keptEdgesWhere('e', x)}
     UNION
     SELECT a.group_id, a.member_is_group, a.member_id FROM ${x.deltaEdgeAdditions} a`;
-  for await (const line of copyLines(pool, edgesSql)) {
-    const [g, isGroup, member] = line.split('\t');
-    yield {
-      kind: 'edge',
-      groupId: mirrorIdOf(decodeCopyField(g as string) as string),
-      memberType: isGroup === 't' ? 'group' : 'user',
-      memberId: mirrorIdOf(decodeCopyField(member as string) as string),
-    };
-  }
+  for await (const line of copyLines(pool, edgesSql)) yield edgeOfLine(line);
 }
 
 /** How an apply advances the mirror: adopt a full read's, patch with a feed's delta, or keep it. */
