@@ -3,9 +3,9 @@
  * private-key token flow hook, the request executor, its error objects) and a pager over it.
  *
  * Why `Http` on its own, not the SDK's `Client`: the package's index (which `Client` needs) loads
- * every generated API and model, about 2,500 modules: importing the connector took 3.1–5.4 s on
- * a loaded 2-core machine (0.8–1.2 s without them), at the start of a sync's fetch phase, for
- * classes the connector never calls. `src/http.js` and `src/request-executor.js` are the two
+ * every generated API and model, about 2,500 modules: importing the connector took 1.6–1.9 s on
+ * a 2-core machine at load ~2.5 (0.6–0.8 s without them), at the start of a sync's fetch phase,
+ * for classes the connector never calls. `src/http.js` and `src/request-executor.js` are the two
  * modules the connector runs (types in sdk-modules.d.ts); what `Client` adds around them is set
  * here: the SSWS header and the SDK's User-Agent.
  *
