@@ -34,6 +34,7 @@ import {
   measure,
   parseBenchArgs,
   passFlags,
+  readOnlyFigures,
   startEmulatorProcess,
   syncFigures,
   useReadyEnv,
@@ -67,13 +68,12 @@ function atQuota(units: number): Record<string, string> {
 type Counters = Record<string, number>;
 
 const t0 = performance.now();
-const { ready, stop } = await startEmulatorProcess<Ready & { connector: { tls: { caFile: string } } }>(
-  'graph',
-  [
-    ...passFlags(values, ['users', 'groups', 'members-per-group', 'nesting-depth', 'seed', 'latency']),
-    ...['--throttle-limit', values['tenant-limit'], '--throttle-window-ms', '10000'],
-  ],
-);
+const { ready, stop, cpuSeconds } = await startEmulatorProcess<
+  Ready & { connector: { tls: { caFile: string } } }
+>('graph', [
+  ...passFlags(values, ['users', 'groups', 'members-per-group', 'nesting-depth', 'seed', 'latency']),
+  ...['--throttle-limit', values['tenant-limit'], '--throttle-window-ms', '10000'],
+]);
 const startupMs = performance.now() - t0;
 // Applying a 1% plan to a 100k-user emulator can take a while: no header timeout on admin calls.
 const admin = new Agent({
@@ -109,15 +109,18 @@ try {
     await feedBench(connector, config);
   } else {
     const before = await counters();
+    const cpuBefore = cpuSeconds();
     const m = await measure({
       connector,
       config,
       logger: pino({ level: 'warn' }),
       readOnly: values['read-only'],
+      preload: () => import('../connectors/graph/source.js'),
     });
     const summary: Record<string, unknown> =
       m.mode === 'read-only' ? { snapshot: m.counts, ...m.stats } : syncFigures(m.summary);
     const after = await counters();
+    const cpuAfter = cpuSeconds();
     const delta = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
     console.log(
       JSON.stringify(
@@ -133,10 +136,11 @@ try {
           peakRss: mb(process.resourceUsage().maxRSS * 1024),
           ...(m.mode === 'read-only'
             ? {
-                recordsPerSecond: Math.round(
-                  Object.values(m.counts).reduce((a, b) => a + b, 0) / (m.wallMs / 1000),
+                ...readOnlyFigures(
+                  m,
+                  delta('requests'),
+                  cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
                 ),
-                requestsPerSecond: Math.round(delta('requests') / (m.wallMs / 1000)),
                 innerRequestsPerSecond: Math.round(delta('innerRequests') / (m.wallMs / 1000)),
               }
             : {}),

@@ -5,6 +5,7 @@
  * database) or a full `runSync` into a fresh database that is dropped afterwards.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
@@ -57,11 +58,30 @@ export interface Ready {
   env: Record<string, string>;
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat` (Linux; `null`
+ * elsewhere). Read before and after a measured read, it tells how much of the wall time the
+ * emulator's own work took, which on a 2-core machine competes with the connector for the CPU.
+ */
+export function processCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    // The command name (field 2) may hold spaces; the counters follow its closing parenthesis.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line (11 and 12 after the name), in clock ticks
+    // of 1/100 s on Linux.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Starts `connectors/<kind>/emulator/main.ts` with `args` and waits for its ready line. */
 export async function startEmulatorProcess<R extends Ready = Ready>(
   kind: string,
   args: string[],
-): Promise<{ ready: R; stop: () => void }> {
+): Promise<{ ready: R; stop: () => void; cpuSeconds: () => number | null }> {
   const child = spawn(process.execPath, ['--import', 'tsx', `connectors/${kind}/emulator/main.ts`, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -70,7 +90,7 @@ export async function startEmulatorProcess<R extends Ready = Ready>(
     child.once('exit', (code) => reject(new Error(`emulator exited with ${code} before it was ready`)));
     lines.once('line', (line) => resolve(JSON.parse(line) as R));
   });
-  return { ready, stop: () => child.kill('SIGTERM') };
+  return { ready, stop: () => child.kill('SIGTERM'), cpuSeconds: () => processCpuSeconds(child.pid) };
 }
 
 /** `--flag value` pairs for the given keys of the bench's flags. */
@@ -84,32 +104,68 @@ export function useReadyEnv(ready: Ready): void {
 }
 
 export type Measured =
-  | { mode: 'read-only'; counts: Record<string, number>; stats: SourceStats; wallMs: number }
+  | {
+      mode: 'read-only';
+      counts: Record<string, number>;
+      stats: SourceStats;
+      wallMs: number;
+      /** CPU time (user + system) of this process during the read. */
+      cpuMs: number;
+      /** When each progress phase (`users`, `groups`, `members`, ...) was first reported, ms after the start. */
+      phaseStartMs: Record<string, number>;
+      /** Time `preload` took before the clock started (loading the connector's SDK), if given. */
+      loadMs: number | null;
+    }
   | { mode: 'sync'; summary: RunSummary; wallMs: number };
 
 /**
  * Reads the IdP once, timed: drains the connector (`readOnly`) or runs a full sync into a fresh
- * database (`dirsync_bench_*`, dropped afterwards).
+ * database (`dirsync_bench_*`, dropped afterwards). With `readOnly`, `preload` (the import of the
+ * connector's implementation, which loads its SDK) runs first and is timed on its own: a catalog
+ * reader loads its SDK when its process starts, not in its read, so the read is compared without
+ * it (and `loadMs` says what a cold process pays on top). A full sync keeps the load inside its
+ * fetch phase, as a one-shot `dirsync sync` pays it.
  */
 export async function measure(opts: {
   connector: Connector;
   config: ConnectorConfig;
   logger: Logger;
   readOnly: boolean;
+  preload?: () => Promise<unknown>;
 }): Promise<Measured> {
   const { connector, config, logger } = opts;
+  let loadMs: number | null = null;
+  if (opts.readOnly && opts.preload) {
+    const t = performance.now();
+    await opts.preload();
+    loadMs = performance.now() - t;
+  }
   const started = performance.now();
   if (opts.readOnly) {
+    const cpu = process.cpuUsage();
+    const phaseStartMs: Record<string, number> = {};
     const source = await connector.open(config as never, {
       logger,
       signal: new AbortController().signal,
-      progress: () => {},
+      progress: (p) => {
+        phaseStartMs[p.phase] ??= Math.round(performance.now() - started);
+      },
     });
     const counts: Record<string, number> = { user: 0, group: 0, edge: 0, problem: 0 };
     for await (const item of source.read()) counts[item.kind] = (counts[item.kind] ?? 0) + 1;
     const stats = source.stats();
     await source.close();
-    return { mode: 'read-only', counts, stats, wallMs: performance.now() - started };
+    const wallMs = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    return {
+      mode: 'read-only',
+      counts,
+      stats,
+      wallMs,
+      cpuMs: (used.user + used.system) / 1000,
+      phaseStartMs,
+      loadMs,
+    };
   }
   const db = await createTestDatabase('dirsync_bench');
   let summary: RunSummary;
@@ -134,3 +190,27 @@ export function syncFigures(s: RunSummary): Record<string, unknown> {
 }
 
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+/**
+ * What `--read-only` prints for comparison with other readers: records and requests per second of
+ * wall time, and where the CPU went (this process, i.e. the connector, and the emulator's process;
+ * `null` where /proc is not available).
+ */
+export function readOnlyFigures(
+  m: Extract<Measured, { mode: 'read-only' }>,
+  requests: number,
+  emulatorCpuSeconds: number | null,
+): Record<string, unknown> {
+  const secs = m.wallMs / 1000;
+  const records = Object.values(m.counts).reduce((a, b) => a + b, 0);
+  return {
+    ...(m.loadMs === null ? {} : { sdkLoadSeconds: Number((m.loadMs / 1000).toFixed(1)) }),
+    phaseStartMs: m.phaseStartMs,
+    recordsPerSecond: Math.round(records / secs),
+    requestsPerSecond: Math.round(requests / secs),
+    cpuSeconds: {
+      connector: Number((m.cpuMs / 1000).toFixed(1)),
+      emulator: emulatorCpuSeconds === null ? null : Number(emulatorCpuSeconds.toFixed(1)),
+    },
+  };
+}

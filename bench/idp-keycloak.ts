@@ -27,6 +27,7 @@ import {
   measure,
   parseBenchArgs,
   passFlags,
+  readOnlyFigures,
   startEmulatorProcess,
   syncFigures,
   useReadyEnv,
@@ -56,7 +57,7 @@ async function state(url: string): Promise<EmulatorState> {
 }
 
 const t0 = performance.now();
-const { ready, stop } = await startEmulatorProcess(
+const { ready, stop, cpuSeconds } = await startEmulatorProcess(
   'keycloak',
   passFlags(values, ['users', 'groups', 'members-per-group', 'nesting-depth', 'seed', 'latency']),
 );
@@ -82,12 +83,15 @@ try {
   if (feedMode) {
     await feedBench(connector, config, ready.url);
   } else {
+    const cpuBefore = cpuSeconds();
     const m = await measure({
       connector,
       config,
       logger: pino({ level: 'warn' }),
       readOnly: values['read-only'],
+      preload: () => import('../connectors/keycloak/source.js'),
     });
+    const cpuAfter = cpuSeconds();
     const summary: Record<string, unknown> =
       m.mode === 'read-only'
         ? {
@@ -113,12 +117,11 @@ try {
           pageSize: Number(values['page-size']),
           ...summary,
           ...(m.mode === 'read-only'
-            ? {
-                recordsPerSecond: Math.round(
-                  Object.values(m.counts).reduce((a, b) => a + b, 0) / (m.wallMs / 1000),
-                ),
-                requestsPerSecond: Math.round(m.stats.requests / (m.wallMs / 1000)),
-              }
+            ? readOnlyFigures(
+                m,
+                m.stats.requests,
+                cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+              )
             : {}),
         },
         null,

@@ -27,6 +27,7 @@ import {
   measure,
   parseBenchArgs,
   passFlags,
+  readOnlyFigures,
   startEmulatorProcess,
   syncFigures,
   useReadyEnv,
@@ -79,7 +80,7 @@ const diff = (a: EmulatorStats, b: EmulatorStats) => {
 };
 
 const t0 = performance.now();
-const { ready, stop } = await startEmulatorProcess('okta', [
+const { ready, stop, cpuSeconds } = await startEmulatorProcess('okta', [
   ...passFlags(values, ['users', 'groups', 'members-per-group', 'seed', 'latency', 'rate-limit']),
   '--log-delay',
   String(own['log-delay']),
@@ -107,12 +108,15 @@ try {
 
 async function fullBench(connector: Connector, config: never, url: string): Promise<void> {
   const before = await stats(url);
+  const cpuBefore = cpuSeconds();
   const m = await measure({
     connector,
     config,
     logger: pino({ level: 'warn' }),
     readOnly: values['read-only'],
+    preload: () => import('../connectors/okta/source.js'),
   });
+  const cpuAfter = cpuSeconds();
   const secs = m.wallMs / 1000;
   const summary: Record<string, unknown> =
     m.mode === 'read-only'
@@ -121,8 +125,11 @@ async function fullBench(connector: Connector, config: never, url: string): Prom
           requests: m.stats.requests,
           throttled: m.stats.throttled,
           pages: m.stats.pages,
-          recordsPerSecond: Math.round(Object.values(m.counts).reduce((a, b) => a + b, 0) / secs),
-          requestsPerSecond: Math.round(m.stats.requests / secs),
+          ...readOnlyFigures(
+            m,
+            m.stats.requests,
+            cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+          ),
         }
       : syncFigures(m.summary);
   const after = await stats(url);

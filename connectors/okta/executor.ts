@@ -13,7 +13,8 @@
  * - for DPoP-bound tokens, a fresh DPoP proof is signed for every attempt (a proof's `jti` may be
  *   used once, so a retried request cannot reuse the SDK's).
  */
-import { RequestExecutor } from '@okta/okta-sdk-nodejs';
+// The SDK's transport (node-fetch) alone, not the package's index: see client.ts.
+import RequestExecutor from '@okta/okta-sdk-nodejs/src/request-executor.js';
 import { DirsyncError } from '../../src/errors.js';
 import type { SourceStats } from '../types.js';
 import { familyOf, readRateLimit, type RateBudget } from './budget.js';
