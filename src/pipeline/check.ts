@@ -11,6 +11,7 @@ import { PROBLEM_ROWS_PER_CHECK } from './limits.js';
 import type { StageTables } from './stage.js';
 import { MAX_NESTING_DEPTH, nestingToHold } from './nesting.js';
 import type { Scope } from './scope.js';
+import { mirrorTables } from '../store/mirror.js';
 import { keySkeleton, usernameKey } from './username.js';
 
 export interface CheckCounts {
@@ -58,7 +59,8 @@ const mirrorIdSql = (id: string) => `CASE WHEN left(${id}, 1) = '"' THEN to_json
  * selected when the directory holds it (users: and does not count it as missing).
  */
 function outOfScope(scope: Scope, connector: string) {
-  const mirror = `dirsync_mirror.r${scope.mirrorRunId}_mo`;
+  const mirror = mirrorTables(scope.mirrorRunId).objects;
+  const c = connector.replaceAll("'", "''");
   const known = (type: 'user' | 'group', set: string) => (id: string) =>
     `(NOT EXISTS (SELECT 1 FROM ${set} s WHERE s.id = ${id})
       AND EXISTS (SELECT 1 FROM ${mirror} o WHERE o.object_type = '${type}' AND o.external_id = ${mirrorIdSql(id)}))`;
@@ -67,11 +69,11 @@ function outOfScope(scope: Scope, connector: string) {
     knownGroup: known('group', scope.groups),
     selectedUser: (id: string) =>
       `(NOT EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = ${id})
-        AND EXISTS (SELECT 1 FROM dirsync.users l WHERE l.connector = '${connector.replaceAll("'", "''")}'
+        AND EXISTS (SELECT 1 FROM dirsync.users l WHERE l.connector = '${c}'
                      AND l.external_id = ${id} AND l.missing_since IS NULL))`,
     selectedGroup: (id: string) =>
       `(NOT EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = ${id})
-        AND EXISTS (SELECT 1 FROM dirsync.groups l WHERE l.connector = '${connector.replaceAll("'", "''")}'
+        AND EXISTS (SELECT 1 FROM dirsync.groups l WHERE l.connector = '${c}'
                      AND l.external_id = ${id}))`,
   };
 }
