@@ -84,6 +84,8 @@ export async function checkSnapshot(
   cfg: ConnectorConfig,
   /** Evaluate only this scope (an incremental run; see scope.ts); the rest is as the directory holds it. */
   scope: Scope | null = null,
+  /** The stage staged no edge twice (stage.ts `edgeRuns`): the final edges need no DISTINCT. */
+  edgesDistinct = false,
 ): Promise<CheckCounts> {
   const c = cfg.name;
   const run = t.runId;
@@ -216,7 +218,9 @@ export async function checkSnapshot(
                WHERE NOT e.member_is_group AND e.member_id = u.external_id))`,
     [hasInclude],
   );
-  await db.query(`ALTER TABLE ${t.finalUsers} ADD PRIMARY KEY (external_id)`);
+  // Statistics now: the collision queries below group and join on these keys, and without them the
+  // planner assumes 200 distinct names and sorts where it should hash.
+  await db.query(`ALTER TABLE ${t.finalUsers} ADD PRIMARY KEY (external_id); ANALYZE ${t.finalUsers}`);
 
   // 3b. Users whose active state the IdP does not say (active IS NULL): an existing user keeps its
   //     state (never deactivated nor reactivated on a guess), a new one is created as
@@ -258,15 +262,25 @@ export async function checkSnapshot(
   await backfillUsernameKeys(db, c);
   for (let round = 0; round < 20; round++) {
     const { rowCount: collided } = await db.query(
-      `WITH claims AS (
+      `WITH candidates AS (
+         -- Only names the snapshot claims can collide: those it claims twice, and those a user of
+         -- the directory outside the snapshot's final set holds (in scope, the directory's other
+         -- names are not even read: the index on the key finds the few that matter). Grouping all
+         -- claims instead sorted every name under the database's collation.
+         SELECT username_key FROM ${t.finalUsers} GROUP BY username_key HAVING count(*) > 1
+         UNION
+         SELECT f.username_key FROM ${t.finalUsers} f
+           JOIN dirsync.users l ON l.connector = $1 AND l.username_key = f.username_key AND l.external_id <> f.external_id
+          WHERE NOT EXISTS (SELECT 1 FROM ${t.finalUsers} o WHERE o.external_id = l.external_id)
+       ),
+       claims AS (
          SELECT f.external_id, f.username_key AS key, true AS incoming FROM ${t.finalUsers} f
+          WHERE f.username_key IN (SELECT username_key FROM candidates)
          UNION ALL
          SELECT l.external_id, l.username_key, false
            FROM dirsync.users l
-          WHERE l.connector = $1 AND NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id)
-            -- Only names the snapshot claims can collide (in scope, the directory's other names are
-            -- not even read: the index on the key finds the few that matter).
-            AND l.username_key IN (SELECT username_key FROM ${t.finalUsers})
+          WHERE l.connector = $1 AND l.username_key IN (SELECT username_key FROM candidates)
+            AND NOT EXISTS (SELECT 1 FROM ${t.finalUsers} f WHERE f.external_id = l.external_id)
        ),
        dup AS (SELECT key, string_agg(external_id, ', ' ORDER BY external_id) AS ids FROM claims GROUP BY key HAVING count(*) > 1),
        losers AS (
@@ -351,19 +365,20 @@ export async function checkSnapshot(
        FROM ${t.unknownEdges} ORDER BY group_id, member_id`,
   );
   const skippedEdges = await count(db, `SELECT count(*) AS n FROM ${t.unknownEdges}`);
+  const distinct = edgesDistinct ? '' : 'DISTINCT';
   const selected = (final: string, other: string | undefined, id: string) =>
     `(EXISTS (SELECT 1 FROM ${final} f WHERE f.external_id = ${id})${other ? ` OR ${other}` : ''})`;
   await db.query(
     out
       ? `CREATE UNLOGGED TABLE ${t.finalEdges} AS
-         SELECT DISTINCT e.group_id, e.member_is_group, e.member_id FROM ${t.edges} e
+         SELECT ${distinct} e.group_id, e.member_is_group, e.member_id FROM ${t.edges} e
           WHERE ${selected(t.finalGroups, out.selectedGroup('e.group_id'), 'e.group_id')}
             AND CASE WHEN e.member_is_group THEN ${selected(t.finalGroups, out.selectedGroup('e.member_id'), 'e.member_id')}
                      ELSE ${selected(t.finalUsers, out.selectedUser('e.member_id'), 'e.member_id')} END;
          CREATE INDEX ON ${t.finalEdges} (group_id) WHERE member_is_group;`
       : `
     CREATE UNLOGGED TABLE ${t.finalEdges} AS
-    SELECT DISTINCT e.group_id, e.member_is_group, e.member_id FROM (
+    SELECT ${distinct} e.group_id, e.member_is_group, e.member_id FROM (
       SELECT e.group_id, e.member_is_group, e.member_id FROM ${t.edges} e
         JOIN ${t.finalGroups} g ON g.external_id = e.group_id
         JOIN ${t.finalUsers} u ON u.external_id = e.member_id

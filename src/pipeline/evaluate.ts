@@ -33,7 +33,9 @@ export async function evaluate(ctx: RunContext, read: ReadResult): Promise<Evalu
   }
   const db = await pool.connect();
   try {
-    const checked = await ctx.phase('check', () => checkSnapshot(db, ctx.t, cfg, read.scope));
+    const checked = await ctx.phase('check', () =>
+      checkSnapshot(db, ctx.t, cfg, read.scope, read.edgesDistinct),
+    );
     ctx.addFigures({
       synced_users: checked.users,
       synced_groups: checked.groups,

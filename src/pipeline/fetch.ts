@@ -20,6 +20,8 @@ export interface FetchCounts {
 export interface FetchResult extends FetchCounts {
   /** Order-independent digest of everything staged. */
   digest: string;
+  /** No edge was staged twice (StageSink.edgesDistinct). */
+  edgesDistinct: boolean;
 }
 
 export interface FetchOptions {
@@ -71,7 +73,7 @@ export async function fetchSnapshot(
     }
     await sink.end();
     opts.onCount?.(counts);
-    return { ...counts, digest: sink.digest() };
+    return { ...counts, digest: sink.digest(), edgesDistinct: sink.edgesDistinct() };
   } catch (e) {
     const err = toDirsyncError(e, 'DIRSYNC_E_SOURCE_FAILED');
     await sink.abort(err);

@@ -43,6 +43,8 @@ export interface ReadResult {
   advance: MirrorAdvance;
   /** When set, only this scope was staged, and check and diff decide only it (scope.ts). */
   scope: Scope | null;
+  /** No edge was staged twice, so check need not de-duplicate them (stage.ts `edgeRuns`). */
+  edgesDistinct: boolean;
 }
 
 export async function readSnapshot(ctx: RunContext, plan: ReadPlan): Promise<ReadResult> {
@@ -98,7 +100,14 @@ async function readFull(ctx: RunContext): Promise<ReadResult> {
   if (!ctx.connector.openFeed) {
     try {
       const fetched = await stage(ctx, source);
-      return { digest: fetched.digest, staged: true, cursor: null, advance: 'keep', scope: null };
+      return {
+        digest: fetched.digest,
+        staged: true,
+        cursor: null,
+        advance: 'keep',
+        scope: null,
+        edgesDistinct: fetched.edgesDistinct,
+      };
     } finally {
       ctx.stats = { ...source.stats() };
       await source.close().catch((e) => ctx.log.warn({ err: e }, 'closing the source failed'));
@@ -132,6 +141,7 @@ async function readFull(ctx: RunContext): Promise<ReadResult> {
       cursor: source.cursor?.() ?? null,
       advance: 'adopt',
       scope: null,
+      edgesDistinct: fetched.edgesDistinct,
     };
   } finally {
     ctx.stats = { ...source.stats() };
@@ -194,7 +204,14 @@ async function readFeed(ctx: RunContext, plan: ReadPlan): Promise<ReadResult> {
     // still holds and nothing needs deriving (the unchanged fast path in evaluate.ts then agrees).
     const fingerprint = snapshotFingerprint(ctx.cfg, plan.state.stagedDigest);
     if ((await unchangedSince(ctx.pool, ctx.cfg, fingerprint)) !== null) {
-      return { digest: plan.state.stagedDigest, staged: false, cursor, advance: 'keep', scope: null };
+      return {
+        digest: plan.state.stagedDigest,
+        staged: false,
+        cursor,
+        advance: 'keep',
+        scope: null,
+        edgesDistinct: true,
+      };
     }
   }
   const decision = await planScope(ctx.pool, ctx.cfg, ctx.runId, mirrorRunId, plan.state.stagedDigest, patch);
@@ -214,7 +231,7 @@ async function deriveScope(
   lastDigest: string,
   cursor: string,
 ): Promise<ReadResult> {
-  await stage(
+  const fetched = await stage(
     ctx,
     {
       read: () => readScopedMirror(ctx.pool, scope.mirrorRunId, scope.deltaRunId, scope),
@@ -224,7 +241,7 @@ async function deriveScope(
     'scope_',
   );
   const digest = `scoped:${createHash('sha256').update(`${lastDigest}\n${ctx.runId}`).digest('base64url')}`;
-  return { digest, staged: true, cursor, advance: 'patch', scope };
+  return { digest, staged: true, cursor, advance: 'patch', scope, edgesDistinct: fetched.edgesDistinct };
 }
 
 /** Stages the snapshot the mirror (patched with this run's delta, if any) stands for. */
@@ -241,5 +258,12 @@ async function derive(
     stats: emptyStats,
     close: async () => {},
   });
-  return { digest: fetched.digest, staged: true, cursor, advance, scope: null };
+  return {
+    digest: fetched.digest,
+    staged: true,
+    cursor,
+    advance,
+    scope: null,
+    edgesDistinct: fetched.edgesDistinct,
+  };
 }

@@ -41,6 +41,9 @@ export function stageTables(runId: number) {
     diffEdges: t('de'),
     /** Groups whose member set changed since the last apply (see diff.ts). */
     changedGroups: t('cg'),
+    /** The desired and live edges of the changed groups, by directory ids where they exist (diff.ts). */
+    desiredEdges: t('dx'),
+    liveEdges: t('lx'),
     /** Member-set digests to store per group (see diff.ts). */
     diffDigests: t('dd'),
   };
@@ -127,6 +130,8 @@ export interface StageSink {
   end(): Promise<void>;
   /** Order-independent digest of everything staged (see copy.ts), for the unchanged-snapshot fast path. */
   digest(): string;
+  /** True when no edge was staged twice (see `edgeRuns`): check then needs no de-duplication. */
+  edgesDistinct(): boolean;
   /** Aborts the COPYs and releases the connections; used when reading fails. */
   abort(err: Error): Promise<void>;
 }
@@ -137,6 +142,52 @@ const sampleOf = (p: SourceProblem): string | null => {
   // Cut long samples without breaking the JSON: a cut one is kept as a JSON string.
   return json.length <= 2000 ? json : JSON.stringify(reportableText(json.slice(0, 2000)));
 };
+
+/** Why a group's text cannot be stored as it is (the group is then held), or null. */
+export function groupTextFault(g: TransformedGroup): string | null {
+  return recordTextFault({
+    name: g.sourceName,
+    transformedName: g.name,
+    description: g.description,
+    attributes: g.attributes,
+  });
+}
+
+/**
+ * Drops repeated edges while a source lists each group's members together, as every IdP
+ * connector and the file connector's inline member lists do: a group's member keys are kept only
+ * while its run lasts, so memory stays at one group's members. Once a group's edges come back after
+ * another group's, the edges are no longer known to be distinct and check de-duplicates them in SQL
+ * (a million-row DISTINCT, which this saves in the usual case).
+ */
+export function edgeRuns() {
+  let current: string | null = null;
+  let members = new Set<string>();
+  const done = new Set<string>();
+  let grouped = true;
+  return {
+    /** False when this edge repeats one staged already in the same group's run. */
+    fresh(e: SourceEdge): boolean {
+      if (!grouped) return true;
+      if (e.groupId !== current) {
+        if (done.has(e.groupId)) {
+          grouped = false;
+          done.clear();
+          members = new Set();
+          return true;
+        }
+        if (current !== null) done.add(current);
+        current = e.groupId;
+        members = new Set();
+      }
+      const key = `${e.memberType === 'group' ? 'g' : 'u'}:${e.memberId}`;
+      if (members.has(key)) return false;
+      members.add(key);
+      return true;
+    },
+    distinct: () => grouped,
+  };
+}
 
 export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSink> {
   const clients = await Promise.all([pool.connect(), pool.connect(), pool.connect(), pool.connect()]);
@@ -159,6 +210,7 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
     // A client whose COPY was aborted is in an unknown protocol state: destroy it, do not reuse it.
     for (const c of clients) c.release(destroy ? true : undefined);
   };
+  const runs = edgeRuns();
   const heldUser = (id: string, reason: string, sample: string | null) =>
     users.write([id, null, null, null, null, null, null, null, null, null, false, reason, sample]);
   const heldGroup = (id: string, reason: string, sample: string | null) =>
@@ -214,12 +266,7 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
           `the id ${idFault}`,
           reportableJson({ id: g.externalId, name: g.name }),
         );
-      const fault = recordTextFault({
-        name: g.sourceName,
-        transformedName: g.name,
-        description: g.description,
-        attributes: g.attributes,
-      });
+      const fault = groupTextFault(g);
       if (fault) return heldGroup(g.externalId, fault, reportableJson({ name: g.sourceName }));
       return groups.write([g.externalId, g.sourceName, g.name, g.description, g.attributes, g.problem, null]);
     },
@@ -232,6 +279,7 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
           `a membership id ${fault}`,
           reportableJson({ group: e.groupId, member: e.memberId }),
         );
+      if (!runs.fresh(e)) return;
       return edges.write([e.groupId, e.memberType === 'group', e.memberId]);
     },
     async problem(p) {
@@ -253,6 +301,7 @@ export async function openStage(pool: pg.Pool, t: StageTables): Promise<StageSin
         .map((w) => w.digest())
         .map((d) => `${d.rows}.${d.a.toString(36)}.${d.b.toString(36)}`)
         .join(':'),
+    edgesDistinct: () => runs.distinct(),
     async end() {
       try {
         await Promise.all(writers.map((w) => w.end()));
