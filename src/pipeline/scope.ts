@@ -26,7 +26,8 @@ import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
 import { mirrorId, mirrorStageTables, mirrorTables, type MirrorPatch } from '../store/mirror.js';
 import { PROBLEM_ROWS_PER_CHECK } from './limits.js';
-import { STAGE_SCHEMA } from './stage.js';
+import { groupTextFault, STAGE_SCHEMA } from './stage.js';
+import { compileTransforms } from './transform.js';
 import { textFault } from './text.js';
 import { snapshotFingerprint } from './unchanged.js';
 
@@ -113,7 +114,12 @@ export async function planScope(
     [previousRun],
   );
   if (idless[0]?.any) return no('the last apply held a record whose id cannot be stored');
-  if (await nestingTouched(pool, mirrorRunId, runId)) {
+  const { rows: heldBefore } = await pool.query<{ id: string }>(
+    `SELECT DISTINCT external_id AS id FROM dirsync.run_problems
+      WHERE run_id = $1 AND object_type = 'group' AND external_id IS NOT NULL`,
+    [previousRun],
+  );
+  if (await nestingTouched(pool, mirrorRunId, runId, mayChangeHeld(cfg, patch, heldBefore))) {
     return no('the change touches group nesting, which is decided over the whole org');
   }
 
@@ -189,16 +195,45 @@ export async function planScope(
 }
 
 /**
+ * Mirror keys of the changed groups whose held state may differ from the last apply's: a group
+ * the last apply reported, or one that would be held now (a problem record, or text that cannot
+ * be stored once transformed; stage.ts decides both the same way). Any other changed group stays
+ * what it was to the nesting graph: Google, for one, changes a group's record
+ * (`directMembersCount`) with every member it gains or loses.
+ */
+function mayChangeHeld(cfg: ConnectorConfig, patch: MirrorPatch, heldBefore: { id: string }[]): string[] {
+  const before = new Set(heldBefore.map((h) => h.id));
+  const transformer = compileTransforms(cfg.transform);
+  const out: string[] = [];
+  for (const o of patch.objects) {
+    if (o.objectType !== 'group') continue;
+    const item = o.item;
+    const heldNow =
+      item === null || item.kind !== 'group' || groupTextFault(transformer.group(item)) !== null;
+    if (heldNow || before.has(o.externalId)) out.push(mirrorId(o.externalId));
+  }
+  return out;
+}
+
+/**
  * True when the delta may change the nesting graph that cycle and depth holds are decided on:
  * a group-in-group edge added, removed or reset away, or a group taking part in nesting that is
- * created, removed or changed (its held state could change). Set-based over the delta, through
- * the mirror's indexes: it costs what the change costs.
+ * created, removed, or changed so that its held state may change (`heldMayChange`). Set-based
+ * over the delta, through the mirror's indexes: it costs what the change costs.
  */
-async function nestingTouched(pool: pg.Pool, mirrorRunId: number, runId: number): Promise<boolean> {
+async function nestingTouched(
+  pool: pg.Pool,
+  mirrorRunId: number,
+  runId: number,
+  heldMayChange: string[],
+): Promise<boolean> {
   const m = mirrorTables(mirrorRunId);
   const x = mirrorStageTables(runId);
   const same = (a: string) =>
     `e.group_id = ${a}.group_id AND e.member_is_group AND e.member_id = ${a}.member_id`;
+  // New to the mirror (edges to it were skipped as unknown until now), or its held state may change.
+  const heldMayDiffer = `(d.external_id = ANY($1::text[])
+    OR NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'group' AND o.external_id = d.external_id))`;
   const { rows } = await pool.query<{ touched: boolean }>(
     `SELECT
        EXISTS (SELECT 1 FROM ${x.deltaEdgeAdditions} a
@@ -213,14 +248,11 @@ async function nestingTouched(pool: pg.Pool, mirrorRunId: number, runId: number)
     OR EXISTS (SELECT 1 FROM ${x.deltaPurge} p JOIN ${m.edges} e ON e.group_id = p.id AND e.member_is_group WHERE p.is_group)
     OR EXISTS (SELECT 1 FROM ${x.deltaPurge} p JOIN ${m.edges} e ON e.member_id = p.id AND e.member_is_group WHERE p.is_group)
     OR EXISTS (SELECT 1 FROM ${x.deltaObjects} d JOIN ${m.edges} e ON e.group_id = d.external_id AND e.member_is_group
-                WHERE d.object_type = 'group'
-                  AND NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'group'
-                                   AND o.external_id = d.external_id AND o.item = d.item))
+                WHERE d.object_type = 'group' AND ${heldMayDiffer})
     OR EXISTS (SELECT 1 FROM ${x.deltaObjects} d JOIN ${m.edges} e ON e.member_id = d.external_id AND e.member_is_group
-                WHERE d.object_type = 'group'
-                  AND NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'group'
-                                   AND o.external_id = d.external_id AND o.item = d.item))
+                WHERE d.object_type = 'group' AND ${heldMayDiffer})
     AS touched`,
+    [heldMayChange],
   );
   return rows[0]?.touched ?? true;
 }

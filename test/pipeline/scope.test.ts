@@ -191,4 +191,42 @@ describe('incremental runs decided in scope', () => {
     );
     expect(rows[0]?.display_name).toBe('Renamed Person');
   }, 120_000);
+
+  it('a changed record of a nested group stays in scope unless its held state may change', async () => {
+    const { idp, config } = setup({}, { users: 120, groups: 12 });
+    const sync = (o: { fullResync?: boolean } = {}) =>
+      runSync({ pool: inc.pool, config, connector, trigger: 'test', logger: silentLogger, ...o });
+    await sync();
+    const nested = idp.org.groups.find((g) => g.parentId)!;
+    const nothingLeft = async () => {
+      const full = await sync({ fullResync: true });
+      expect(full.mode).toBe('full');
+      expect(full.counts.groups).toEqual({ create: 0, update: 0, delete: 0 });
+      expect(full.counts.memberships).toEqual({ add: 0, remove: 0 });
+    };
+
+    // A new description (Google changes a group's record with every member it gains): in scope.
+    idp.apply({ op: 'updateGroup', id: nested.id, patch: { description: 'moved desks' } });
+    const plain = await sync();
+    expect(plain.mode).toBe('incremental');
+    expect(scoped(plain)).toBe(true);
+    expect(plain.counts.groups.update).toBe(1);
+    await nothingLeft();
+
+    // Text the directory cannot store: the group is held, which changes the nesting graph.
+    idp.apply({ op: 'updateGroup', id: nested.id, patch: { description: 'bad\u0000text' } });
+    const held = await sync();
+    expect(held.mode).toBe('incremental');
+    expect(scoped(held)).toBe(false);
+    expect(held.snapshot.held_groups).toBe(1);
+    await nothingLeft();
+
+    // Repaired: it was held, so its way back is decided over the whole org too.
+    idp.apply({ op: 'updateGroup', id: nested.id, patch: { description: 'fixed' } });
+    const back = await sync();
+    expect(scoped(back)).toBe(false);
+    expect(back.counts.groups.update).toBe(1);
+    expect(back.snapshot.held_groups).toBe(0);
+    await nothingLeft();
+  }, 120_000);
 });
