@@ -67,7 +67,6 @@ try {
   const config = parseConnectorConfig(raw, connector);
   if (values.series) {
     await seriesBench({
-      idp: 'google',
       entry: { ...raw, kind: 'google' },
       url: ready.url,
       seed: Number(values.seed),

@@ -113,7 +113,6 @@ try {
   );
   if (values.series) {
     await seriesBench({
-      idp: 'graph',
       entry,
       url: ready.url,
       caFile: ready.connector.tls.caFile,

@@ -84,7 +84,6 @@ try {
   );
   if (values.series) {
     await seriesBench({
-      idp: 'keycloak',
       entry,
       url: ready.url,
       seed: Number(values.seed),

@@ -104,7 +104,6 @@ try {
   console.log(`emulator ready in ${(startupMs / 1000).toFixed(1)} s (${ready.url})`);
   if (values.series) {
     await seriesBench({
-      idp: 'okta',
       entry,
       url: ready.url,
       seed: Number(values.seed),

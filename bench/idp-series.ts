@@ -29,7 +29,6 @@ import type { SyncJob, SyncResult } from './idp-sync-child.js';
 export type Counters = Record<string, number | Record<string, number>>;
 
 export interface SeriesOptions {
-  idp: string;
   /** The connector entry the bench syncs with (as in the config file, `kind` and `name` included). */
   entry: Record<string, unknown> & { kind: string; name: string };
   /** The emulator's base URL, for its admin API. */
@@ -160,7 +159,7 @@ export async function seriesBench(o: SeriesOptions): Promise<void> {
     bodyTimeout: 0,
   });
   const runs: RunFigures[] = [];
-  console.log(`${o.idp} series: four syncs into ${db.url.replace(/^.*\//, '')}, each in a fresh process`);
+  console.log(`${o.entry.kind} series: four syncs into ${db.url.replace(/^.*\//, '')}, each in a fresh process`);
   try {
     const sync = async (label: string): Promise<RunFigures> => {
       const before = await o.counters();
