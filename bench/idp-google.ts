@@ -70,12 +70,7 @@ try {
       entry: { ...raw, kind: 'google' },
       url: ready.url,
       seed: Number(values.seed),
-      counters: async () => {
-        const { requests } = (await (await fetch(`${ready.url}/__emulator/stats`)).json()) as {
-          requests: number;
-        };
-        return { requests };
-      },
+      counters: { path: '/__emulator/stats', keys: ['requests'] },
       atProductionLimits: (_served, requests) => ({
         defaultQuotaMinutes: Math.round((requests / 2400) * 100) / 100,
       }),

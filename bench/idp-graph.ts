@@ -119,17 +119,9 @@ try {
       seed: Number(values.seed),
       countsAdminReads: true,
       // Counters only: the emulator's RSS figures beside them are gauges, not per-run amounts.
-      counters: async () => {
-        const c = await counters();
-        const keys = [
-          'requests',
-          'graphRequests',
-          'batchRequests',
-          'innerRequests',
-          'tokenRequests',
-          'throttled',
-        ];
-        return Object.fromEntries(keys.map((k) => [k, c[k] ?? 0]));
+      counters: {
+        path: '/__emulator/stats',
+        keys: ['requests', 'graphRequests', 'batchRequests', 'innerRequests', 'tokenRequests', 'throttled'],
       },
       idpRequests: (served) => graphCounted((k) => served[k] as number),
       atProductionLimits: (served) => ({ atQuota: atQuota(graphCounted((k) => served[k] as number)) }),

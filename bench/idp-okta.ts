@@ -108,10 +108,7 @@ try {
       url: ready.url,
       seed: Number(values.seed),
       countsAdminReads: true,
-      counters: async () => {
-        const { requests, tokenRequests, throttled, byFamily } = await stats(ready.url);
-        return { requests, tokenRequests, throttled, byFamily };
-      },
+      counters: { path: '/__emulator/stats', keys: ['requests', 'tokenRequests', 'throttled', 'byFamily'] },
       atProductionLimits: (served) => ({
         workforceMinutes: minutesAtRealLimits(served.byFamily as Record<string, number>),
       }),

@@ -37,8 +37,12 @@ export interface SeriesOptions {
   caFile?: string;
   /** The bench's org seed; the 1% plan is drawn with `seed + 1000`. */
   seed: number;
-  /** The emulator's request counters now; the series prints each run's difference. */
-  counters(): Promise<Counters>;
+  /**
+   * Where the emulator serves its cumulative request counters (a JSON object) and which of its
+   * fields are counters (gauges such as RSS or org sizes beside them are left out); the series
+   * prints each run's difference.
+   */
+  counters: { path: string; keys: readonly string[] };
   /**
    * The emulator counts its own admin calls in `requests` (Graph, Keycloak, Okta): the read after
    * a run is then taken off, so `emulatorServed.requests` is the run's traffic alone.
@@ -158,15 +162,22 @@ export async function seriesBench(o: SeriesOptions): Promise<void> {
     headersTimeout: 0,
     bodyTimeout: 0,
   });
+  const counters = async (): Promise<Counters> => {
+    const res = await request(`${o.url}${o.counters.path}`, { dispatcher: admin });
+    const all = (await res.body.json()) as Counters;
+    return Object.fromEntries(o.counters.keys.map((k) => [k, all[k] ?? 0]));
+  };
   const runs: RunFigures[] = [];
-  console.log(`${o.entry.kind} series: four syncs into ${db.url.replace(/^.*\//, '')}, each in a fresh process`);
+  console.log(
+    `${o.entry.kind} series: four syncs into ${db.url.replace(/^.*\//, '')}, each in a fresh process`,
+  );
   try {
     const sync = async (label: string): Promise<RunFigures> => {
-      const before = await o.counters();
+      const before = await counters();
       const cpuBefore = o.emulatorCpuSeconds?.() ?? null;
       const { result, processMs } = await syncInChild({ entry: o.entry, databaseUrl: db.url });
       const cpuAfter = o.emulatorCpuSeconds?.() ?? null;
-      const served = counterDelta(before, await o.counters());
+      const served = counterDelta(before, await counters());
       if (o.countsAdminReads && typeof served.requests === 'number') served.requests -= 1;
       const s = result.summary;
       const figures: RunFigures = {
