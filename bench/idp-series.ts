@@ -119,7 +119,7 @@ async function syncInChild(job: SyncJob): Promise<{ result: SyncResult; processM
 }
 
 /** `after - before`, counter by counter (families that did not move are left out). */
-export function counterDelta(before: Counters, after: Counters): Counters {
+function counterDelta(before: Counters, after: Counters): Counters {
   const out: Counters = {};
   for (const [k, v] of Object.entries(after)) {
     const was = before[k];
