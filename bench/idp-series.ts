@@ -154,6 +154,7 @@ async function problemsOf(pool: pg.Pool, runId: number): Promise<Record<string, 
 
 const seconds = (ms: number) => Number((ms / 1000).toFixed(2));
 
+/** Runs the four syncs into one fresh database (dropped afterwards) and prints their figures and the targets. */
 export async function seriesBench(o: SeriesOptions): Promise<void> {
   const db = await createTestDatabase('dirsync_bench');
   // Applying a 1% plan to a 100k-user org can take the emulator minutes: no timeout on admin calls.
