@@ -4,7 +4,7 @@
  * (the syncing) process and records read.
  *
  *   node --import tsx bench/idp-google.ts [--users 100000] [--groups 10000] [--members-per-group 100]
- *     [--nesting-depth 4] [--seed 1] [--concurrency 8] [--rpm 0] [--latency 0] [--read-only] [--feed 1]
+ *     [--nesting-depth 4] [--seed 1] [--concurrency 8] [--rpm 0] [--latency 0] [--read-only | --feed 1 | --series]
  *
  * Each flag can also be given as an environment variable (BENCH_USERS, BENCH_GROUPS,
  * BENCH_MEMBERS, BENCH_DEPTH, BENCH_SEED, BENCH_CONCURRENCY, BENCH_RPM, BENCH_LATENCY).
@@ -18,6 +18,9 @@
  * moved (a seeded plan applied through the emulator's admin API), each with requests, time and
  * items, and what each would take at Google's documented default quota (2,400 queries per minute
  * per user; the Reports API's quota is separate and larger, counted here at the same rate).
+ *
+ * `--series`: a first run, an unchanged re-sync, a 1% re-sync and a reconcile through the whole
+ * pipeline into one database (bench/idp-series.ts), with the same quota figure per run.
  */
 import pino from 'pino';
 import { parseConnectorConfig } from '../config/load.js';
@@ -33,6 +36,7 @@ import {
   startEmulatorProcess,
   useReadyEnv,
 } from './idp-harness.js';
+import { seriesBench } from './idp-series.js';
 
 const values = parseBenchArgs({
   'nesting-depth': envFlag('BENCH_DEPTH', '4'),
@@ -42,7 +46,7 @@ const values = parseBenchArgs({
 });
 
 const t0 = performance.now();
-const { ready, stop } = await startEmulatorProcess('google', [
+const { ready, stop, cpuSeconds } = await startEmulatorProcess('google', [
   ...passFlags(values, ['users', 'groups', 'members-per-group', 'nesting-depth', 'seed', 'latency']),
   // The emulator enforces Google's per-user quota unless the bench measures without it.
   ...['--user-qpm', values.rpm === '0' ? '0' : '2400'],
@@ -61,7 +65,21 @@ try {
     guard: { minRemovals: 100_000_000 },
   };
   const config = parseConnectorConfig(raw, connector);
-  if (values.feed !== '0') console.log(JSON.stringify(await feedBench(ready.url, config, logger), null, 2));
+  if (values.series) {
+    await seriesBench({
+      entry: { ...raw, kind: 'google' },
+      url: ready.url,
+      seed: Number(values.seed),
+      counters: { path: '/__emulator/stats', keys: ['requests'] },
+      atProductionLimits: (_served, requests) => ({
+        defaultQuotaMinutes: Math.round((requests / 2400) * 100) / 100,
+      }),
+      // The emulator's Reports API serves events at once (no lag set); a scheduled run comes later.
+      settleMs: 50,
+      emulatorCpuSeconds: cpuSeconds,
+    });
+  } else if (values.feed !== '0')
+    console.log(JSON.stringify(await feedBench(ready.url, config, logger), null, 2));
   else await fullBench(config);
 } finally {
   stop();

@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/idp-graph.ts [--users 100000] [--groups 10000] [--members-per-group 100]
  *     [--nesting-depth 4] [--seed 1] [--concurrency 4] [--batch-size 20] [--page-size 999]
- *     [--budget 8000] [--tenant-limit 8000] [--latency 0] [--read-only | --feed]
+ *     [--budget 8000] [--tenant-limit 8000] [--latency 0] [--read-only | --feed | --series]
  *
  * Each flag can also be given as an environment variable (BENCH_USERS, BENCH_GROUPS,
  * BENCH_MEMBERS, BENCH_DEPTH, BENCH_SEED, BENCH_CONCURRENCY, BENCH_BATCH, BENCH_PAGE_SIZE,
@@ -18,7 +18,9 @@
  * moved (the emulator's seeded `POST /__emulator/mutate`), and a full read through delta for
  * comparison; each with requests, wall time, the time its requests take at Graph's production
  * throttling quota (resource units per 10 s, see connectors/graph/README.md), and the emulator
- * process's RSS after the step and peak RSS so far (from `/__emulator/stats`).
+ * process's RSS after the step and peak RSS so far (from `/__emulator/stats`). `--series`: a first
+ * run, an unchanged re-sync, a 1% re-sync and a reconcile through the whole pipeline into one
+ * database (bench/idp-series.ts).
  */
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
@@ -28,6 +30,7 @@ import { graphConnector } from '../connectors/graph/index.js';
 import { initialCursor } from '../connectors/graph/feed.js';
 import type { ChangeFeed, Connector, ConnectorContext } from '../connectors/types.js';
 import type { Ready } from './idp-harness.js';
+import { seriesBench } from './idp-series.js';
 import {
   envFlag,
   mb,
@@ -67,6 +70,10 @@ function atQuota(units: number): Record<string, string> {
 
 type Counters = Record<string, number>;
 
+/** Graph requests as Graph counts them: each call, minus `$batch` envelopes, plus their insides. */
+const graphCounted = (n: (counter: string) => number) =>
+  n('graphRequests') - n('batchRequests') + n('innerRequests');
+
 const t0 = performance.now();
 const { ready, stop, cpuSeconds } = await startEmulatorProcess<
   Ready & { connector: { tls: { caFile: string } } }
@@ -88,24 +95,39 @@ const counters = async (): Promise<Counters> => {
 try {
   useReadyEnv(ready);
   const connector = graphConnector as unknown as Connector;
-  const config = parseConnectorConfig(
-    {
-      ...ready.connector,
-      name: 'bench-graph',
-      concurrency: Number(values.concurrency),
-      batchSize: Number(values['batch-size']),
-      pageSize: Number(values['page-size']),
-      requestBudget: { requests: Number(values.budget), perSeconds: 10 },
-      guard: { minRemovals: 100_000_000 },
-    },
-    connector,
-  );
+  const entry = {
+    ...ready.connector,
+    kind: 'graph',
+    name: 'bench-graph',
+    concurrency: Number(values.concurrency),
+    batchSize: Number(values['batch-size']),
+    pageSize: Number(values['page-size']),
+    requestBudget: { requests: Number(values.budget), perSeconds: 10 },
+    guard: { minRemovals: 100_000_000 },
+  };
+  const config = parseConnectorConfig(entry, connector);
   console.log(
     `emulator ready in ${(startupMs / 1000).toFixed(1)} s: ${values.users} users, ${values.groups} groups, ` +
       `~${Number(values.groups) * Number(values['members-per-group'])} memberships (${ready.url}), ` +
       `emulator RSS ${mb((await counters()).rssBytes ?? 0)}`,
   );
-  if (feedMode) {
+  if (values.series) {
+    await seriesBench({
+      entry,
+      url: ready.url,
+      caFile: ready.connector.tls.caFile,
+      seed: Number(values.seed),
+      countsAdminReads: true,
+      // Counters only: the emulator's RSS figures beside them are gauges, not per-run amounts.
+      counters: {
+        path: '/__emulator/stats',
+        keys: ['requests', 'graphRequests', 'batchRequests', 'innerRequests', 'tokenRequests', 'throttled'],
+      },
+      idpRequests: (served) => graphCounted((k) => served[k] as number),
+      atProductionLimits: (served) => ({ atQuota: atQuota(graphCounted((k) => served[k] as number)) }),
+      emulatorCpuSeconds: cpuSeconds,
+    });
+  } else if (feedMode) {
     await feedBench(connector, config);
   } else {
     const before = await counters();
@@ -173,8 +195,7 @@ async function feedBench(connector: Connector, config: Parameters<Connector['ope
     const wallMs = performance.now() - t;
     const after = await counters();
     const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
-    // Graph requests as Graph counts them: each call, minus $batch envelopes, plus their insides.
-    const units = d('graphRequests') - d('batchRequests') + d('innerRequests');
+    const units = graphCounted(d);
     const figures = {
       step: name,
       items: r.items,

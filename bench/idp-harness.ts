@@ -2,7 +2,8 @@
  * What the IdP benchmarks (bench/idp-*.ts) share: flags with environment-variable defaults, the
  * emulator in its own process (`node --import tsx connectors/<kind>/emulator/main.ts`, ready line
  * on stdout), and one measured read: either the connector drained on its own (`--read-only`, no
- * database) or a full `runSync` into a fresh database that is dropped afterwards.
+ * database) or a full `runSync` into a fresh database that is dropped afterwards. `--series` is
+ * parsed here for all four benches and run by bench/idp-series.ts.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -35,20 +36,21 @@ type OrgFlag = keyof typeof ORG_FLAGS;
 
 /**
  * Parses --users --groups --members-per-group --seed --latency (BENCH_USERS, BENCH_GROUPS,
- * BENCH_MEMBERS, BENCH_SEED, BENCH_LATENCY), `--read-only`, and the bench's own string flags
- * (see `envFlag`).
+ * BENCH_MEMBERS, BENCH_SEED, BENCH_LATENCY), `--read-only`, `--series` (bench/idp-series.ts), and the
+ * bench's own string flags (see `envFlag`).
  */
 export function parseBenchArgs<K extends string>(
   options: Record<K, ReturnType<typeof envFlag>>,
-): Record<K | OrgFlag, string> & { 'read-only': boolean } {
+): Record<K | OrgFlag, string> & { 'read-only': boolean; series: boolean } {
   const { values } = parseArgs({
     options: {
       ...ORG_FLAGS,
       ...options,
       'read-only': { type: 'boolean', default: false },
+      series: { type: 'boolean', default: false },
     } satisfies OptionsConfig,
   });
-  return values as unknown as Record<K | OrgFlag, string> & { 'read-only': boolean };
+  return values as unknown as Record<K | OrgFlag, string> & { 'read-only': boolean; series: boolean };
 }
 
 /** The emulator's ready line. */

@@ -4,7 +4,8 @@
  * this (the syncing) process and records read.
  *
  *   node --import tsx bench/idp-keycloak.ts [--users 100000] [--groups 10000] [--members-per-group 100]
- *     [--nesting-depth 4] [--seed 1] [--concurrency 4] [--page-size 500] [--latency 0] [--read-only | --feed]
+ *     [--nesting-depth 4] [--seed 1] [--concurrency 4] [--page-size 500] [--latency 0]
+ *     [--read-only | --feed | --series]
  *
  * Each flag can also be given as an environment variable (BENCH_USERS, BENCH_GROUPS, BENCH_MEMBERS,
  * BENCH_DEPTH, BENCH_SEED, BENCH_CONCURRENCY, BENCH_PAGE_SIZE, BENCH_LATENCY). `--read-only`
@@ -13,7 +14,8 @@
  * cursor kept), a feed with nothing changed, then a feed after 1% of users changed and 1% of
  * memberships moved (a seeded plan applied inside the emulator through its mutation path, so the
  * emulator records admin events as Keycloak would); requests and time for each, and the targets
- * (unchanged ≤ 10 requests, 1% ≤ 3% of the full read's requests).
+ * (unchanged ≤ 10 requests, 1% ≤ 3% of the full read's requests). `--series`: the same steps
+ * through the whole pipeline into one database, a reconcile last (bench/idp-series.ts).
  */
 import pino from 'pino';
 import { Agent } from 'undici';
@@ -32,6 +34,7 @@ import {
   syncFigures,
   useReadyEnv,
 } from './idp-harness.js';
+import { seriesBench } from './idp-series.js';
 
 // `--feed` is a bare flag; the shared parser knows only string flags and `--read-only`.
 const feedMode = process.argv.includes('--feed');
@@ -65,22 +68,33 @@ const startupMs = performance.now() - t0;
 try {
   useReadyEnv(ready);
   const connector = keycloakConnector as unknown as Connector;
-  const config = parseConnectorConfig(
-    {
-      ...ready.connector,
-      name: 'bench-keycloak',
-      concurrency: Number(values.concurrency),
-      pageSize: Number(values['page-size']),
-      guard: { minRemovals: 100_000_000 },
-    },
-    connector,
-  );
+  const entry = {
+    ...ready.connector,
+    kind: 'keycloak',
+    name: 'bench-keycloak',
+    concurrency: Number(values.concurrency),
+    pageSize: Number(values['page-size']),
+    guard: { minRemovals: 100_000_000 },
+  };
+  const config = parseConnectorConfig(entry, connector);
   const before = await state(ready.url);
   console.log(
     `emulator ready in ${(startupMs / 1000).toFixed(1)} s: ${before.users} users, ${before.groups} groups, ` +
       `${before.memberships} memberships (${ready.url})`,
   );
-  if (feedMode) {
+  if (values.series) {
+    await seriesBench({
+      entry,
+      url: ready.url,
+      seed: Number(values.seed),
+      countsAdminReads: true,
+      // Counters only: the org's sizes and the peak in flight beside them are not per-run amounts.
+      counters: { path: '/__emulator/state', keys: ['requests', 'tokenRequests'] },
+      atProductionLimits: () =>
+        'no published rate limit: Keycloak is self-hosted and answers 503 when overloaded',
+      emulatorCpuSeconds: cpuSeconds,
+    });
+  } else if (feedMode) {
     await feedBench(connector, config, ready.url);
   } else {
     const cpuBefore = cpuSeconds();

@@ -3,13 +3,15 @@
  *
  *   node --import tsx bench/idp-okta.ts [--users 100000] [--groups 10000] [--members-per-group 100]
  *     [--seed 1] [--concurrency N] [--max-concurrent 24] [--latency 0] [--rate-limit 1000000]
- *     [--read-only | --feed] [--log-delay 0]
+ *     [--read-only | --feed | --series] [--log-delay 0]
  *
  * Default: a full sync through the pipeline into a fresh database. `--read-only`: the connector's
  * full read drained on its own (no database), printing records/s and requests/s. `--feed`: the
  * change feed without the database: a full read (requests, time), an unchanged feed, and a feed
  * after 1% of users changed and 1% of memberships moved (through the emulator's admin API), each
  * with requests and time, plus the time each would take at Okta's documented per-minute limits.
+ * `--series`: the same four steps through the whole pipeline into one database, a reconcile last
+ * (bench/idp-series.ts); `--log-delay` then also sets how long the series waits for the System Log.
  *
  * Flags can also be given as BENCH_USERS, BENCH_GROUPS, BENCH_MEMBERS, BENCH_SEED, BENCH_CONCURRENCY,
  * BENCH_MAX_CONCURRENT, BENCH_LATENCY, BENCH_RATE_LIMIT. The emulator runs with generous rate limits
@@ -32,6 +34,7 @@ import {
   syncFigures,
   useReadyEnv,
 } from './idp-harness.js';
+import { seriesBench } from './idp-series.js';
 
 // `--feed` and `--log-delay` are this bench's own; the harness parses the shared flags.
 const own = parseArgs({
@@ -89,18 +92,31 @@ const startupMs = performance.now() - t0;
 try {
   useReadyEnv(ready);
   const connector = oktaConnector as unknown as Connector;
-  const config = parseConnectorConfig(
-    {
-      ...ready.connector,
-      name: 'bench-okta',
-      ...(values.concurrency ? { memberConcurrency: Number(values.concurrency) } : {}),
-      rateLimit: { maxConcurrent: Number(values['max-concurrent']), reservePercent: 20 },
-      guard: { minRemovals: 100_000_000 },
-    },
-    connector,
-  );
+  const entry = {
+    ...ready.connector,
+    kind: 'okta',
+    name: 'bench-okta',
+    ...(values.concurrency ? { memberConcurrency: Number(values.concurrency) } : {}),
+    rateLimit: { maxConcurrent: Number(values['max-concurrent']), reservePercent: 20 },
+    guard: { minRemovals: 100_000_000 },
+  };
+  const config = parseConnectorConfig(entry, connector);
   console.log(`emulator ready in ${(startupMs / 1000).toFixed(1)} s (${ready.url})`);
-  if (own.feed) await feedBench(connector, config as never, ready.url);
+  if (values.series) {
+    await seriesBench({
+      entry,
+      url: ready.url,
+      seed: Number(values.seed),
+      countsAdminReads: true,
+      counters: { path: '/__emulator/stats', keys: ['requests', 'tokenRequests', 'throttled', 'byFamily'] },
+      atProductionLimits: (served) => ({
+        workforceMinutes: minutesAtRealLimits(served.byFamily as Record<string, number>),
+      }),
+      // Events reach the System Log after its ingestion delay; the feed cannot see them before.
+      settleMs: Number(own['log-delay']) + 50,
+      emulatorCpuSeconds: cpuSeconds,
+    });
+  } else if (own.feed) await feedBench(connector, config as never, ready.url);
   else await fullBench(connector, config as never, ready.url);
 } finally {
   stop();
