@@ -201,51 +201,7 @@ async function diffAllEdges(
   );
   await db.query(`ANALYZE ${t.changedGroups}`);
 
-  // The comparison runs in id space: the desired edges are resolved to the ids of their ends (an
-  // end the directory does not have yet resolves to NULL and is an addition), the live edges are
-  // taken as they are stored, and both are matched on three fixed-width keys by hashing. Matching
-  // on external ids instead sorted millions of text triples under the database's collation.
-  await db.query(
-    `CREATE UNLOGGED TABLE ${t.desiredEdges} AS
-     SELECT f.group_id, f.member_is_group, f.member_id, g.id AS group_pk,
-            CASE WHEN f.member_is_group THEN mg.id ELSE u.id END AS member_pk
-       FROM ${t.finalEdges} f
-       JOIN ${t.changedGroups} cg ON cg.group_id = f.group_id
-       LEFT JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = f.group_id
-       LEFT JOIN dirsync.users u ON NOT f.member_is_group AND u.connector = $1 AND u.external_id = f.member_id
-       LEFT JOIN dirsync.groups mg ON f.member_is_group AND mg.connector = $1 AND mg.external_id = f.member_id`,
-    [c],
-  );
-  await db.query(
-    `CREATE UNLOGGED TABLE ${t.liveEdges} AS
-     SELECT m.group_id AS group_pk, m.member_group_id IS NOT NULL AS member_is_group,
-            coalesce(m.user_id, m.member_group_id) AS member_pk
-       FROM ${t.changedGroups} cg
-       JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = cg.group_id
-       JOIN dirsync.group_members m ON m.group_id = g.id`,
-    [c],
-  );
-  await db.query(`ANALYZE ${t.desiredEdges}; ANALYZE ${t.liveEdges}`);
-  const same = (a: string, b: string) =>
-    `${a}.group_pk = ${b}.group_pk AND ${a}.member_is_group = ${b}.member_is_group AND ${a}.member_pk = ${b}.member_pk`;
-  // Edges of held objects and held (cycle) edges are kept: they are never removed. External ids
-  // are looked up only for the edges that go.
-  await db.query(
-    `CREATE UNLOGGED TABLE ${t.diffEdges} AS
-     SELECT 'add'::text AS op, NULL::bigint AS group_pk, NULL::bigint AS member_pk, d.group_id, d.member_is_group, d.member_id
-       FROM ${t.desiredEdges} d
-      WHERE NOT EXISTS (SELECT 1 FROM ${t.liveEdges} l WHERE ${same('l', 'd')})
-     UNION ALL
-     SELECT 'remove', l.group_pk, l.member_pk, l.group_id, l.member_is_group, l.member_id
-       FROM (SELECT x.group_pk, x.member_pk, g.external_id AS group_id, x.member_is_group,
-                    CASE WHEN x.member_is_group THEN mg.external_id ELSE u.external_id END AS member_id
-               FROM ${t.liveEdges} x
-               JOIN dirsync.groups g ON g.id = x.group_pk
-               LEFT JOIN dirsync.users u ON NOT x.member_is_group AND u.id = x.member_pk
-               LEFT JOIN dirsync.groups mg ON x.member_is_group AND mg.id = x.member_pk
-              WHERE NOT EXISTS (SELECT 1 FROM ${t.desiredEdges} d WHERE ${same('d', 'x')})) l
-      WHERE ${removable(t)}`,
-  );
+  await diffChangedEdges(db, t, c);
   // A group that keeps an edge the snapshot does not have (a held member, a held cycle edge) does
   // not hold exactly its desired set: store no digest for it, so the next run compares it again.
   const { rows: heldRows } = await db.query<{ any: boolean }>(
@@ -279,8 +235,75 @@ async function diffAllEdges(
 }
 
 /**
- * The membership diff of a scope: the live edges in it (every edge of a group or user in it, and
- * its single edges) against the selected edges check.ts staged for the same scope. A group whose
+ * The membership diff of the changed groups (diffAllEdges), in id space: the desired edges are
+ * resolved to the ids of their ends (an end the directory does not have yet resolves to NULL and
+ * is an addition), the live edges are taken as they are stored, and both are matched on three
+ * fixed-width keys by hashing. Matching on external ids instead sorted millions of text triples
+ * under the database's collation. Edges of held objects and held (cycle) edges are kept: they are
+ * never removed. External ids are looked up only for the edges that go.
+ */
+async function diffChangedEdges(db: pg.PoolClient, t: StageTables, c: string): Promise<void> {
+  await db.query(
+    `CREATE UNLOGGED TABLE ${t.liveEdges} AS
+     SELECT m.group_id AS group_pk, m.member_group_id IS NOT NULL AS member_is_group,
+            coalesce(m.user_id, m.member_group_id) AS member_pk
+       FROM ${t.changedGroups} cg
+       JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = cg.group_id
+       JOIN dirsync.group_members m ON m.group_id = g.id`,
+    [c],
+  );
+  const { rows: none } = await db.query<{ empty: boolean }>(
+    `SELECT NOT EXISTS (SELECT 1 FROM ${t.liveEdges}) AS empty`,
+  );
+  if (none[0]?.empty) {
+    // Nothing to compare with (a first sync, or only new groups): every desired edge is an addition.
+    await db.query(
+      `CREATE UNLOGGED TABLE ${t.diffEdges} AS
+       SELECT 'add'::text AS op, NULL::bigint AS group_pk, NULL::bigint AS member_pk, f.group_id, f.member_is_group, f.member_id
+         FROM ${t.finalEdges} f JOIN ${t.changedGroups} cg ON cg.group_id = f.group_id`,
+    );
+    return;
+  }
+  await db.query(
+    `CREATE UNLOGGED TABLE ${t.desiredEdges} AS
+     SELECT f.group_id, f.member_is_group, f.member_id, g.id AS group_pk,
+            CASE WHEN f.member_is_group THEN mg.id ELSE u.id END AS member_pk
+       FROM ${t.finalEdges} f
+       JOIN ${t.changedGroups} cg ON cg.group_id = f.group_id
+       LEFT JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = f.group_id
+       LEFT JOIN dirsync.users u ON NOT f.member_is_group AND u.connector = $1 AND u.external_id = f.member_id
+       LEFT JOIN dirsync.groups mg ON f.member_is_group AND mg.connector = $1 AND mg.external_id = f.member_id`,
+    [c],
+  );
+  await db.query(`ANALYZE ${t.desiredEdges}; ANALYZE ${t.liveEdges}`);
+  const same = (a: string, b: string) =>
+    `${a}.group_pk = ${b}.group_pk AND ${a}.member_is_group = ${b}.member_is_group AND ${a}.member_pk = ${b}.member_pk`;
+  // The edges that go are found first, on ids alone (materialized: planned inside a join with the
+  // directory's tables, a misestimate of one row turned this anti-join into a nested loop over
+  // every pair of edges).
+  await db.query(
+    `CREATE UNLOGGED TABLE ${t.diffEdges} AS
+     WITH gone AS MATERIALIZED (
+       SELECT x.* FROM ${t.liveEdges} x WHERE NOT EXISTS (SELECT 1 FROM ${t.desiredEdges} d WHERE ${same('d', 'x')})
+     )
+     SELECT 'add'::text AS op, NULL::bigint AS group_pk, NULL::bigint AS member_pk, d.group_id, d.member_is_group, d.member_id
+       FROM ${t.desiredEdges} d
+      WHERE NOT EXISTS (SELECT 1 FROM ${t.liveEdges} l WHERE ${same('l', 'd')})
+     UNION ALL
+     SELECT 'remove', l.group_pk, l.member_pk, l.group_id, l.member_is_group, l.member_id
+       FROM (SELECT x.group_pk, x.member_pk, g.external_id AS group_id, x.member_is_group,
+                    CASE WHEN x.member_is_group THEN mg.external_id ELSE u.external_id END AS member_id
+               FROM gone x
+               JOIN dirsync.groups g ON g.id = x.group_pk
+               LEFT JOIN dirsync.users u ON NOT x.member_is_group AND u.id = x.member_pk
+               LEFT JOIN dirsync.groups mg ON x.member_is_group AND mg.id = x.member_pk) l
+      WHERE ${removable(t)}`,
+  );
+}
+
+/**
+ * The membership diff of a scope: the live edges in it (every edge of a user in it and of a group
+ * whose list is in it, and its single edges) against the selected edges check.ts staged for the same scope. A group whose
  * edges the scope touched loses its stored member-set digest (apply stores NULL for a tainted
  * row), so the next full run compares it again rather than trusting a digest of part of a set.
  */
@@ -289,7 +312,7 @@ async function diffScopedEdges(db: pg.PoolClient, t: StageTables, c: string, s: 
   await db.query(
     `CREATE UNLOGGED TABLE ${t.diffEdges} AS
      WITH scoped AS (
-       SELECT ${memberCols} FROM ${s.groups} sg
+       SELECT ${memberCols} FROM ${s.lists} sg
          JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = sg.id
          JOIN dirsync.group_members m ON m.group_id = g.id
        UNION
@@ -297,7 +320,7 @@ async function diffScopedEdges(db: pg.PoolClient, t: StageTables, c: string, s: 
          JOIN dirsync.users u ON u.connector = $1 AND u.external_id = su.id
          JOIN dirsync.group_members m ON m.user_id = u.id
        UNION
-       SELECT ${memberCols} FROM ${s.groups} sg
+       SELECT ${memberCols} FROM ${s.lists} sg
          JOIN dirsync.groups g ON g.connector = $1 AND g.external_id = sg.id
          JOIN dirsync.group_members m ON m.member_group_id = g.id
        UNION
@@ -338,7 +361,7 @@ async function diffScopedEdges(db: pg.PoolClient, t: StageTables, c: string, s: 
        FROM dirsync.groups g
       WHERE g.connector = $1 AND g.members_digest IS NOT NULL
         AND (g.external_id IN (SELECT group_id FROM ${t.diffEdges})
-             OR g.external_id IN (SELECT id FROM ${s.groups}))`,
+             OR g.external_id IN (SELECT id FROM ${s.lists}))`,
     [c],
   );
 }
