@@ -542,10 +542,11 @@ async function carryProblems(db: pg.PoolClient, scope: Scope, run: number): Prom
        FROM dirsync.run_problems p
       WHERE p.run_id = $1 AND p.external_id IS NOT NULL
         AND NOT (p.object_type = 'user' AND EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = p.external_id))
-        AND NOT (p.object_type <> 'user' AND EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = p.external_id))
+        AND NOT (p.object_type = 'group' AND EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = p.external_id))
         AND NOT (p.object_type = 'membership' AND (
-              EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = p.sample->>'member')
-           OR EXISTS (SELECT 1 FROM ${scope.groups} s WHERE s.id = p.sample->>'member')
+              EXISTS (SELECT 1 FROM ${scope.lists} s WHERE s.id = p.external_id)
+           OR EXISTS (SELECT 1 FROM ${scope.users} s WHERE s.id = p.sample->>'member')
+           OR EXISTS (SELECT 1 FROM ${scope.lists} s WHERE s.id = p.sample->>'member')
            OR EXISTS (SELECT 1 FROM ${scope.pairs} s WHERE s.group_id = p.external_id AND s.member_id = p.sample->>'member')))
       ORDER BY p.seq`,
     [scope.previousRun, run],

@@ -24,7 +24,7 @@
  */
 import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
-import { mirrorId, mirrorStageTables, mirrorTables, type MirrorPatch } from '../store/mirror.js';
+import { mirrorId, mirrorIdOf, mirrorStageTables, mirrorTables, type MirrorPatch } from '../store/mirror.js';
 import { PROBLEM_ROWS_PER_CHECK } from './limits.js';
 import { groupTextFault, STAGE_SCHEMA } from './stage.js';
 import { compileTransforms } from './transform.js';
@@ -35,8 +35,15 @@ import { snapshotFingerprint } from './unchanged.js';
 export interface Scope {
   /** Users decided again: `(id, mid)`. */
   users: string;
-  /** Groups decided again, with their whole member lists: `(id, mid)`. */
+  /** Groups whose records are decided again: `(id, mid)`. */
   groups: string;
+  /**
+   * Groups whose whole member lists are in scope (a subset of `groups`): `(id, mid)`. Only a
+   * group whose own decision may change what its edges are needs its list: a group created or
+   * removed, one the last apply reported, one whose held state may change. Another group's record
+   * is decided again, and of its edges only those the feed changed are.
+   */
+  lists: string;
   /** Single edges the feed added or removed: `(group_id, member_is_group, member_id)`. */
   pairs: string;
   /** The run whose problems describe what the directory holds now (held records, skipped edges). */
@@ -54,7 +61,7 @@ export interface Scope {
 
 export function scopeTables(runId: number) {
   const t = (n: string) => `${STAGE_SCHEMA}.r${runId}_${n}`;
-  return { users: t('su'), groups: t('sg'), pairs: t('sp') };
+  return { users: t('su'), groups: t('sg'), lists: t('sl'), pairs: t('sp') };
 }
 
 export type ScopeDecision = { scope: Scope } | { scope: null; reason: string };
@@ -119,7 +126,8 @@ export async function planScope(
       WHERE run_id = $1 AND object_type = 'group' AND external_id IS NOT NULL`,
     [previousRun],
   );
-  if (await nestingTouched(pool, mirrorRunId, runId, mayChangeHeld(cfg, patch, heldBefore))) {
+  const heldMayChange = mayChangeHeld(cfg, patch, heldBefore);
+  if (await nestingTouched(pool, mirrorRunId, runId, heldMayChange.map(mirrorId))) {
     return no('the change touches group nesting, which is decided over the whole org');
   }
 
@@ -134,20 +142,30 @@ export async function planScope(
   );
   const users = new Set<string>();
   const groups = new Set<string>();
+  const lists = new Set<string>();
   for (const o of patch.objects) (o.objectType === 'user' ? users : groups).add(o.externalId);
-  for (const p of patch.purge) (p.isGroup ? groups : users).add(p.id);
-  for (const g of patch.resets) groups.add(g);
+  for (const p of patch.purge) (p.isGroup ? lists : users).add(p.id);
   for (const h of held) {
     if (h.object_type === 'user') users.add(h.external_id);
-    else groups.add(h.external_id);
+    else lists.add(h.external_id);
   }
+  for (const g of heldMayChange) lists.add(g);
+  for (const g of await newGroups(pool, mirrorRunId, runId)) lists.add(g);
+  for (const g of lists) groups.add(g);
+
   const pairs = new Map<string, [string, boolean, string]>();
+  const pair = (groupId: string, isGroup: boolean, memberId: string) =>
+    pairs.set(JSON.stringify([groupId, isGroup, memberId]), [groupId, isGroup, memberId]);
+  // A group whose member list the feed re-read in full (a reset) brings the edges that differ
+  // from the mirror's list, not the whole list: its other edges are decided as they were.
+  const resets = new Set(patch.resets.filter((g) => !lists.has(g)));
   for (const e of [...patch.edgeAdditions, ...patch.edgeRemovals]) {
-    pairs.set(JSON.stringify([e.groupId, e.memberType, e.memberId]), [
-      e.groupId,
-      e.memberType === 'group',
-      e.memberId,
-    ]);
+    if (!resets.has(e.groupId)) pair(e.groupId, e.memberType === 'group', e.memberId);
+  }
+  if (resets.size > 0) {
+    for (const e of await resetDifferences(pool, mirrorRunId, runId, lists)) {
+      pair(e.group_id, e.member_is_group, e.member_id);
+    }
   }
 
   const s = scopeTables(runId);
@@ -157,10 +175,12 @@ export async function planScope(
   const ids = (set: Set<string>) => [[...set].map(storable), [...set].map(mirrorId)];
   const [userIds, userMids] = ids(users);
   const [groupIds, groupMids] = ids(groups);
+  const [listIds, listMids] = ids(lists);
   const pairList = [...pairs.values()];
   await pool.query(`
     CREATE UNLOGGED TABLE ${s.users} (id text, mid text NOT NULL);
     CREATE UNLOGGED TABLE ${s.groups} (id text, mid text NOT NULL);
+    CREATE UNLOGGED TABLE ${s.lists} (id text, mid text NOT NULL);
     CREATE UNLOGGED TABLE ${s.pairs} (group_id text, member_is_group boolean NOT NULL, member_id text,
                                       group_mid text NOT NULL, member_mid text NOT NULL);`);
   await pool.query(`INSERT INTO ${s.users} SELECT * FROM unnest($1::text[], $2::text[])`, [
@@ -170,6 +190,10 @@ export async function planScope(
   await pool.query(`INSERT INTO ${s.groups} SELECT * FROM unnest($1::text[], $2::text[])`, [
     groupIds,
     groupMids,
+  ]);
+  await pool.query(`INSERT INTO ${s.lists} SELECT * FROM unnest($1::text[], $2::text[])`, [
+    listIds,
+    listMids,
   ]);
   await pool.query(
     `INSERT INTO ${s.pairs} SELECT * FROM unnest($1::text[], $2::boolean[], $3::text[], $4::text[], $5::text[])`,
@@ -182,8 +206,8 @@ export async function planScope(
     ],
   );
   await pool.query(`
-    CREATE INDEX ON ${s.users} (id); CREATE INDEX ON ${s.groups} (id);
-    ANALYZE ${s.users}; ANALYZE ${s.groups}; ANALYZE ${s.pairs}`);
+    CREATE INDEX ON ${s.users} (id); CREATE INDEX ON ${s.groups} (id); CREATE INDEX ON ${s.lists} (id);
+    ANALYZE ${s.users}; ANALYZE ${s.groups}; ANALYZE ${s.lists}; ANALYZE ${s.pairs}`);
   const { rows: fig } = await pool.query<{ users: string | null; memberships: string | null }>(
     `SELECT snapshot->>'directory_users' AS users, snapshot->>'directory_memberships' AS memberships
        FROM dirsync.runs WHERE id = $1`,
@@ -195,7 +219,7 @@ export async function planScope(
 }
 
 /**
- * Mirror keys of the changed groups whose held state may differ from the last apply's: a group
+ * The changed groups whose held state may differ from the last apply's: a group
  * the last apply reported, or one that would be held now (a problem record, or text that cannot
  * be stored once transformed; stage.ts decides both the same way). Any other changed group stays
  * what it was to the nesting graph: Google, for one, changes a group's record
@@ -210,7 +234,7 @@ function mayChangeHeld(cfg: ConnectorConfig, patch: MirrorPatch, heldBefore: { i
     const item = o.item;
     const heldNow =
       item === null || item.kind !== 'group' || groupTextFault(transformer.group(item)) !== null;
-    if (heldNow || before.has(o.externalId)) out.push(mirrorId(o.externalId));
+    if (heldNow || before.has(o.externalId)) out.push(o.externalId);
   }
   return out;
 }
@@ -255,4 +279,43 @@ async function nestingTouched(
     [heldMayChange],
   );
   return rows[0]?.touched ?? true;
+}
+
+/** Groups of the delta the mirror does not have yet (edges to them were skipped as unknown). */
+async function newGroups(pool: pg.Pool, mirrorRunId: number, runId: number): Promise<string[]> {
+  const m = mirrorTables(mirrorRunId);
+  const x = mirrorStageTables(runId);
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT d.external_id AS id FROM ${x.deltaObjects} d
+      WHERE d.object_type = 'group'
+        AND NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'group' AND o.external_id = d.external_id)`,
+  );
+  return rows.map((r) => mirrorIdOf(r.id));
+}
+
+/**
+ * The edges by which the member lists the feed re-read (resets of groups not in `lists`) differ
+ * from the mirror's: re-read but not in the mirror, and in the mirror but not re-read. Set-based
+ * over the re-read lists, through the mirror's index on the group: it costs what the feed read.
+ */
+async function resetDifferences(
+  pool: pg.Pool,
+  mirrorRunId: number,
+  runId: number,
+  lists: Set<string>,
+): Promise<{ group_id: string; member_is_group: boolean; member_id: string }[]> {
+  const m = mirrorTables(mirrorRunId);
+  const x = mirrorStageTables(runId);
+  const same = (a: string, b: string) =>
+    `${a}.group_id = ${b}.group_id AND ${a}.member_is_group = ${b}.member_is_group AND ${a}.member_id = ${b}.member_id`;
+  const { rows } = await pool.query<{ group_id: string; member_is_group: boolean; member_id: string }>(
+    `WITH r AS (SELECT group_id FROM ${x.deltaResets} WHERE group_id <> ALL($1::text[]))
+     SELECT a.group_id, a.member_is_group, a.member_id FROM r JOIN ${x.deltaEdgeAdditions} a ON a.group_id = r.group_id
+      WHERE NOT EXISTS (SELECT 1 FROM ${m.edges} e WHERE ${same('e', 'a')})
+     UNION
+     SELECT e.group_id, e.member_is_group, e.member_id FROM r JOIN ${m.edges} e ON e.group_id = r.group_id
+      WHERE NOT EXISTS (SELECT 1 FROM ${x.deltaEdgeAdditions} a WHERE ${same('a', 'e')})`,
+    [[...lists].map(mirrorId)],
+  );
+  return rows.map((r) => ({ ...r, group_id: mirrorIdOf(r.group_id), member_id: mirrorIdOf(r.member_id) }));
 }

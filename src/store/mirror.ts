@@ -328,14 +328,17 @@ export async function* readMirror(
 export interface MirrorScope {
   users: string;
   groups: string;
+  /** Groups whose whole member lists are in scope. */
+  lists: string;
   pairs: string;
 }
 
 /**
  * The records of a mirror patched with a run's delta, restricted to a scope: the users and groups
- * in it, every edge of a user or group in it (a group's whole member list), the single edges in it,
- * and every problem without an id of its own (they decide whether removals of a type are trusted).
- * Each lookup goes through the mirror's indexes, so the read costs what the scope holds.
+ * in it, every edge of a user in it and of a group whose list is in it (the group's whole member
+ * list, and the groups it is a member of), the single edges in it, and every problem without an
+ * id of its own (they decide whether removals of a type are trusted). Each lookup goes through
+ * the mirror's indexes, so the read costs what the scope holds.
  */
 export async function* readScopedMirror(
   pool: pg.Pool,
@@ -362,18 +365,25 @@ export async function* readScopedMirror(
   // UNION (not ALL): an edge reached both through its group and through its member is read once.
   const edgesSql = `
     WITH scoped AS (
-      SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.groups} sg JOIN ${m.edges} e ON e.group_id = sg.mid
+      SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.lists} sg JOIN ${m.edges} e ON e.group_id = sg.mid
       UNION
       SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.users} su JOIN ${m.edges} e ON e.member_id = su.mid AND NOT e.member_is_group
       UNION
-      SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.groups} sg JOIN ${m.edges} e ON e.member_id = sg.mid AND e.member_is_group
+      SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.lists} sg JOIN ${m.edges} e ON e.member_id = sg.mid AND e.member_is_group
       UNION
       SELECT e.group_id, e.member_is_group, e.member_id FROM ${s.pairs} p
         JOIN ${m.edges} e ON e.group_id = p.group_mid AND e.member_id = p.member_mid AND e.member_is_group = p.member_is_group
     )
     SELECT e.group_id, e.member_is_group, e.member_id FROM scoped e WHERE ${keptEdgesWhere('e', x)}
     UNION
-    SELECT a.group_id, a.member_is_group, a.member_id FROM ${x.deltaEdgeAdditions} a`;
+    -- The additions in scope: a re-read list of a group whose list is not in scope brings only
+    -- the edges that changed (they are pairs).
+    SELECT a.group_id, a.member_is_group, a.member_id FROM ${x.deltaEdgeAdditions} a
+     WHERE EXISTS (SELECT 1 FROM ${s.lists} l WHERE l.mid = a.group_id)
+        OR (a.member_is_group AND EXISTS (SELECT 1 FROM ${s.lists} l WHERE l.mid = a.member_id))
+        OR (NOT a.member_is_group AND EXISTS (SELECT 1 FROM ${s.users} u WHERE u.mid = a.member_id))
+        OR EXISTS (SELECT 1 FROM ${s.pairs} p WHERE p.group_mid = a.group_id
+                    AND p.member_is_group = a.member_is_group AND p.member_mid = a.member_id)`;
   for await (const line of copyLines(pool, edgesSql)) yield edgeOfLine(line);
 }
 

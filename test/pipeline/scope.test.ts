@@ -229,4 +229,40 @@ describe('incremental runs decided in scope', () => {
     expect(back.snapshot.held_groups).toBe(0);
     await nothingLeft();
   }, 120_000);
+
+  it('a re-read member list or a re-sent group record brings only the edges that changed', async () => {
+    const { idp, config } = setup({}, { users: 300, groups: 6 });
+    const sync = () => runSync({ pool: inc.pool, config, connector, trigger: 'test', logger: silentLogger });
+    await sync();
+    const g = idp.org.groups.reduce((a, b) =>
+      idp.org.members.get(b.id)!.size > idp.org.members.get(a.id)!.size ? b : a,
+    );
+    const members = idp.org.members.get(g.id)!;
+    expect(members.size).toBeGreaterThan(5);
+    const joiner = idp.org.users.find((u) => !members.has(u.id))!;
+    const leaver = [...members][0]!;
+    // Okta re-reads the member list of a group whose membership changed; Graph and Google send the
+    // group's record again with the change.
+    members.add(joiner.id);
+    members.delete(leaver);
+    idp.resetMembers(g.id);
+    idp.apply({ op: 'updateGroup', id: g.id, patch: {} });
+    const run = await sync();
+    expect(run.mode).toBe('incremental');
+    expect(scoped(run)).toBe(true);
+    expect(run.snapshot.scope_groups).toBe(1);
+    // The joiner's edge; the leaver's is gone from the list, so nothing of it is staged.
+    expect(run.snapshot.scope_edges).toBe(1);
+    expect(run.counts.memberships).toEqual({ add: 1, remove: 1 });
+    const full = await runSync({
+      pool: inc.pool,
+      config,
+      connector,
+      trigger: 'test',
+      logger: silentLogger,
+      fullResync: true,
+    });
+    expect(full.counts.memberships).toEqual({ add: 0, remove: 0 });
+    expect(full.counts.users).toEqual({ create: 0, update: 0, deactivate: 0, reactivate: 0, delete: 0 });
+  }, 120_000);
 });
