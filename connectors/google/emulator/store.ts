@@ -163,6 +163,9 @@ export class GoogleStore {
 
   addGroup(group: OrgGroup): OrgGroup {
     const parentId = group.parentId;
+    // The group is created at the top and then moved: its parent is checked first, so a missing one
+    // refuses the whole change instead of leaving the group created at the top.
+    if (parentId) this.findGroup(parentId);
     addGroup(this.org, { ...group, parentId: null });
     const g = this.findGroup(group.id);
     this.group('CREATE_GROUP', { GROUP_EMAIL: this.directory.groupEmail(g) });

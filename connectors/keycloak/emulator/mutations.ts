@@ -19,6 +19,7 @@
  * (GroupsResource.addTopLevelGroup, GroupResource.addChild/deleteGroup, UserResource.joinGroup/
  * removeMembership, JpaRealmProvider.removeGroup, which removes subgroups recursively.)
  */
+import { applyPlan, type PlanReport } from '../../emulator-kit/apply.js';
 import { OrgMutationError } from '../../emulator-kit/mutate.js';
 import type { Org, OrgGroup, OrgUser } from '../../emulator-kit/org.js';
 import type { Mutation } from '../../emulator-kit/plan.js';
@@ -187,21 +188,10 @@ export class RealmMutations {
   /**
    * Applies a plan (emulator-kit/plan.ts) in order. An operation on an object that no longer exists
    * (a subgroup deleted with its parent earlier in the plan) fails as the admin call would, and is
-   * skipped.
+   * skipped and reported (emulator-kit/apply.ts).
    */
-  apply(plan: readonly Mutation[]): { applied: number; skipped: number } {
-    let applied = 0;
-    let skipped = 0;
-    for (const m of plan) {
-      try {
-        this.applyOne(m);
-        applied++;
-      } catch (e) {
-        if (!(e instanceof OrgMutationError)) throw e;
-        skipped++;
-      }
-    }
-    return { applied, skipped };
+  apply(plan: readonly Mutation[]): PlanReport {
+    return applyPlan(plan, (m) => this.applyOne(m));
   }
 
   private applyOne(m: Mutation): void {
