@@ -13,6 +13,8 @@
  * plan minus the operations in `skipped`.
  */
 import { OrgMutationError } from './mutate.js';
+import type { OrgGroup, OrgUser } from './org.js';
+import type { Mutation } from './plan.js';
 
 /** What `POST /__emulator/mutate` answers, in every emulator. */
 export interface PlanReport {
@@ -47,4 +49,57 @@ export function applyPlan<M extends { op: string }>(
     report.ops[m.op] = (report.ops[m.op] ?? 0) + 1;
   }
   return report;
+}
+
+/**
+ * An emulator's mutation path with one method per kind of plan operation, named as in mutate.ts
+ * (Google's store, Keycloak's RealmMutations). Each method records the change in the emulator's
+ * own journal and wire format; this module only picks the method.
+ */
+export interface MutationTarget {
+  addUser(user: OrgUser): unknown;
+  updateUser(id: string, patch: Partial<Omit<OrgUser, 'id'>>): unknown;
+  removeUser(id: string): unknown;
+  addGroup(group: OrgGroup): unknown;
+  updateGroup(id: string, patch: Partial<Pick<OrgGroup, 'name' | 'description'>>): unknown;
+  removeGroup(id: string): unknown;
+  moveGroup(id: string, parentId: string | null): unknown;
+  addMember(groupId: string, userId: string): unknown;
+  removeMember(groupId: string, userId: string): unknown;
+}
+
+/**
+ * Applies one plan operation through `target`. New users and groups are copied: the emulator keeps
+ * and changes its own object, the plan stays as drawn.
+ */
+export function applyMutation(target: MutationTarget, m: Mutation): void {
+  switch (m.op) {
+    case 'addUser':
+      target.addUser({ ...m.user });
+      return;
+    case 'updateUser':
+      target.updateUser(m.id, m.patch);
+      return;
+    case 'removeUser':
+      target.removeUser(m.id);
+      return;
+    case 'addGroup':
+      target.addGroup({ ...m.group });
+      return;
+    case 'updateGroup':
+      target.updateGroup(m.id, m.patch);
+      return;
+    case 'removeGroup':
+      target.removeGroup(m.id);
+      return;
+    case 'setParent':
+      target.moveGroup(m.id, m.parentId);
+      return;
+    case 'addMember':
+      target.addMember(m.groupId, m.userId);
+      return;
+    case 'removeMember':
+      target.removeMember(m.groupId, m.userId);
+      return;
+  }
 }

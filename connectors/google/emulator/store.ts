@@ -12,6 +12,7 @@
  * neutral org model's `removeGroup` moves them up, which Google never does, so this store makes
  * them top-level instead); member changes that do not change the visible member list log nothing.
  */
+import { applyMutation } from '../../emulator-kit/apply.js';
 import {
   addGroup,
   addMember,
@@ -259,34 +260,6 @@ export class GoogleStore {
 
   /** Applies one seeded plan operation (emulator-kit/plan.ts). */
   apply(m: Mutation): void {
-    switch (m.op) {
-      case 'addUser':
-        this.addUser({ ...m.user });
-        return;
-      case 'updateUser':
-        this.updateUser(m.id, m.patch);
-        return;
-      case 'removeUser':
-        this.removeUser(m.id);
-        return;
-      case 'addGroup':
-        this.addGroup({ ...m.group });
-        return;
-      case 'updateGroup':
-        this.updateGroup(m.id, m.patch);
-        return;
-      case 'removeGroup':
-        this.removeGroup(m.id);
-        return;
-      case 'setParent':
-        this.moveGroup(m.id, m.parentId);
-        return;
-      case 'addMember':
-        this.addMember(m.groupId, m.userId);
-        return;
-      case 'removeMember':
-        this.removeMember(m.groupId, m.userId);
-        return;
-    }
+    applyMutation(this, m);
   }
 }

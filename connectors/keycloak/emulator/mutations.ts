@@ -19,7 +19,7 @@
  * (GroupsResource.addTopLevelGroup, GroupResource.addChild/deleteGroup, UserResource.joinGroup/
  * removeMembership, JpaRealmProvider.removeGroup, which removes subgroups recursively.)
  */
-import { applyPlan, type PlanReport } from '../../emulator-kit/apply.js';
+import { applyMutation, applyPlan, type PlanReport } from '../../emulator-kit/apply.js';
 import { OrgMutationError } from '../../emulator-kit/mutate.js';
 import type { Org, OrgGroup, OrgUser } from '../../emulator-kit/org.js';
 import type { Mutation } from '../../emulator-kit/plan.js';
@@ -191,38 +191,6 @@ export class RealmMutations {
    * skipped and reported (emulator-kit/apply.ts).
    */
   apply(plan: readonly Mutation[]): PlanReport {
-    return applyPlan(plan, (m) => this.applyOne(m));
-  }
-
-  private applyOne(m: Mutation): void {
-    switch (m.op) {
-      case 'addUser':
-        this.addUser({ ...m.user });
-        return;
-      case 'updateUser':
-        this.updateUser(m.id, m.patch);
-        return;
-      case 'removeUser':
-        this.removeUser(m.id);
-        return;
-      case 'addGroup':
-        this.addGroup({ ...m.group });
-        return;
-      case 'updateGroup':
-        this.updateGroup(m.id, m.patch);
-        return;
-      case 'removeGroup':
-        this.removeGroup(m.id);
-        return;
-      case 'setParent':
-        this.moveGroup(m.id, m.parentId);
-        return;
-      case 'addMember':
-        this.addMember(m.groupId, m.userId);
-        return;
-      case 'removeMember':
-        this.removeMember(m.groupId, m.userId);
-        return;
-    }
+    return applyPlan(plan, (m) => applyMutation(this, m));
   }
 }
