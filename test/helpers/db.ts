@@ -61,3 +61,35 @@ export function useTestDatabase(prefix?: string): () => TestDatabase {
     return db;
   };
 }
+
+/**
+ * Two fresh databases for the calling test file, created together before its tests and dropped
+ * after them: the incremental side and the reference side of an incremental-equals-full test.
+ * Each returned database stands in for its real one once the hooks have run, so the file names
+ * them once at its top (`const [inc, ref] = useDatabasePair()`) and uses them in tests as is.
+ */
+export function useDatabasePair(): [inc: TestDatabase, ref: TestDatabase] {
+  let dbs: [TestDatabase, TestDatabase] | undefined;
+  beforeAll(async () => {
+    dbs = await Promise.all([createTestDatabase(), createTestDatabase()]);
+  });
+  afterAll(async () => {
+    await Promise.all((dbs ?? []).map((d) => d.drop()));
+  });
+  const side = (i: 0 | 1): TestDatabase => {
+    const db = () => {
+      if (!dbs) throw new Error('the test databases exist only inside tests and hooks');
+      return dbs[i];
+    };
+    return {
+      get url() {
+        return db().url;
+      },
+      get pool() {
+        return db().pool;
+      },
+      drop: () => db().drop(),
+    };
+  };
+  return [side(0), side(1)];
+}

@@ -13,6 +13,19 @@ import type { Connector } from '../../connectors/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { runSync, type RunSummary } from '../../src/pipeline/run.js';
 
+/**
+ * Removal limits out of the way (`guard` of a connector entry): an incremental run and a full run
+ * would hold alike, which proves nothing about their equivalence. The per-group limit (issue 9)
+ * included.
+ */
+export const OPEN_GUARD = {
+  minRemovals: 100_000,
+  users: { maxCount: 100_000 },
+  groups: { maxCount: 100_000 },
+  memberships: { maxCount: 100_000 },
+  groupMembers: { maxPercent: 100 },
+};
+
 export interface DirectorySets {
   users: string[];
   groups: string[];

@@ -4,52 +4,32 @@
  * text Postgres cannot store holds only its record, an unknown active state keeps the user's), and
  * each run is compared with full reads of the same IdP in another database.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConnectorConfig } from '../../config/load.js';
+import { describe, expect, it } from 'vitest';
 import type { ConnectorConfig } from '../../config/schema.js';
-import { generateOrg } from '../../connectors/emulator-kit/org.js';
 import type { Connector } from '../../connectors/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { approveRun } from '../../src/pipeline/approve.js';
 import { runSync, type RunSyncOptions } from '../../src/pipeline/run.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useDatabasePair, type TestDatabase } from '../helpers/db.js';
 import { directorySets, expectSameDirectory } from '../helpers/equivalence.js';
-import { MemoryIdp, memoryConnector } from '../helpers/memory-idp.js';
+import { memoryDirectory } from '../helpers/memory-directory.js';
+import { memoryConnector } from '../helpers/memory-idp.js';
 
 const connector = memoryConnector as unknown as Connector;
-let inc: TestDatabase;
-let ref: TestDatabase;
-beforeAll(async () => {
-  [inc, ref] = await Promise.all([createTestDatabase(), createTestDatabase()]);
-});
-afterAll(async () => {
-  await Promise.all([inc?.drop(), ref?.drop()]);
-});
+const [inc, ref] = useDatabasePair();
 
 let n = 0;
 function setup() {
   const name = `t${++n}`;
-  const idp = new MemoryIdp(
-    `${name}-${Math.random()}`,
-    generateOrg({ users: 60, groups: 6, membersPerGroup: 8, nestingDepth: 2, seed: n * 31 }),
-  );
   // Limits far away: only the rules under test can hold a run.
-  const config: ConnectorConfig = parseConnectorConfig(
-    {
-      name,
-      kind: 'memory',
-      org: idp.name,
-      guard: {
-        minRemovals: 100_000,
-        users: { maxCount: 100_000 },
-        groups: { maxCount: 100_000 },
-        memberships: { maxCount: 100_000 },
-        groupMembers: { maxPercent: 100 },
-      },
-    },
-    connector,
-  );
-  return { name, idp, config };
+  const d = memoryDirectory(name, {
+    users: 60,
+    groups: 6,
+    membersPerGroup: 8,
+    nestingDepth: 2,
+    seed: n * 31,
+  });
+  return { ...d, config: d.config() };
 }
 
 const sync = (db: TestDatabase, config: ConnectorConfig, o: Partial<RunSyncOptions> = {}) =>

@@ -1,54 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConnectorConfig } from '../../config/load.js';
+import { describe, expect, it } from 'vitest';
 import type { ConnectorConfig } from '../../config/schema.js';
-import { generateOrg } from '../../connectors/emulator-kit/org.js';
 import { planMutations } from '../../connectors/emulator-kit/plan.js';
 import type { Connector } from '../../connectors/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { approveRun, rejectRun } from '../../src/pipeline/approve.js';
 import { emptyCounts } from '../../src/pipeline/diff.js';
 import { runSync, type RunSyncOptions } from '../../src/pipeline/run.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useDatabasePair, type TestDatabase } from '../helpers/db.js';
 import { directorySets, expectIncrementalEqualsFull, expectSameDirectory } from '../helpers/equivalence.js';
-import { MemoryIdp, memoryConnector } from '../helpers/memory-idp.js';
+import { memoryDirectory } from '../helpers/memory-directory.js';
+import { memoryConnector } from '../helpers/memory-idp.js';
 
 const connector = memoryConnector as unknown as Connector;
-let inc: TestDatabase;
-let ref: TestDatabase;
-beforeAll(async () => {
-  [inc, ref] = await Promise.all([createTestDatabase(), createTestDatabase()]);
-});
-afterAll(async () => {
-  await Promise.all([inc?.drop(), ref?.drop()]);
-});
+const [inc, ref] = useDatabasePair();
 
 let n = 0;
 function setup(extra: Record<string, unknown> = {}, size = { users: 120, groups: 16 }) {
   const name = `m${++n}`;
-  const idp = new MemoryIdp(
-    `${name}-${Math.random()}`,
-    generateOrg({ ...size, membersPerGroup: 8, nestingDepth: 3, seed: n * 101 }),
-  );
-  const config = (more: Record<string, unknown> = {}): ConnectorConfig =>
-    parseConnectorConfig(
-      {
-        name,
-        kind: 'memory',
-        org: idp.name,
-        guard: {
-          minRemovals: 100_000,
-          users: { maxCount: 100_000 },
-          groups: { maxCount: 100_000 },
-          memberships: { maxCount: 100_000 },
-          // The per-group limit (issue 9) is not what these tests are about: both sides would hold.
-          groupMembers: { maxPercent: 100 },
-        },
-        ...extra,
-        ...more,
-      },
-      connector,
-    );
-  return { name, idp, config };
+  return memoryDirectory(name, { ...size, membersPerGroup: 8, nestingDepth: 3, seed: n * 101 }, extra);
 }
 
 const sync = (pool: TestDatabase, config: ConnectorConfig, o: Partial<RunSyncOptions> = {}) =>

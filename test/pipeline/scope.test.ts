@@ -2,52 +2,24 @@
  * Incremental runs evaluated in scope (src/pipeline/scope.ts): only what the feed touched is staged,
  * checked and diffed, and the directory still ends exactly where full reads take it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConnectorConfig } from '../../config/load.js';
-import type { ConnectorConfig } from '../../config/schema.js';
-import { generateOrg } from '../../connectors/emulator-kit/org.js';
+import { describe, expect, it } from 'vitest';
 import { planMutations } from '../../connectors/emulator-kit/plan.js';
 import type { Connector } from '../../connectors/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { runSync, type RunSummary } from '../../src/pipeline/run.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { useDatabasePair } from '../helpers/db.js';
 import { expectIncrementalEqualsFull } from '../helpers/equivalence.js';
-import { MemoryIdp, memoryConnector } from '../helpers/memory-idp.js';
+import { memoryDirectory } from '../helpers/memory-directory.js';
+import { memoryConnector } from '../helpers/memory-idp.js';
 
 const connector = memoryConnector as unknown as Connector;
-let inc: TestDatabase;
-let ref: TestDatabase;
-beforeAll(async () => {
-  [inc, ref] = await Promise.all([createTestDatabase(), createTestDatabase()]);
-});
-afterAll(async () => {
-  await Promise.all([inc?.drop(), ref?.drop()]);
-});
+const [inc, ref] = useDatabasePair();
 
 let n = 0;
 function setup(extra: Record<string, unknown>, size = { users: 150, groups: 18 }) {
   const name = `s${++n}`;
-  const idp = new MemoryIdp(
-    `${name}-${Math.random()}`,
-    generateOrg({ ...size, membersPerGroup: 10, nestingDepth: 3, seed: n * 313 }),
-  );
-  const config: ConnectorConfig = parseConnectorConfig(
-    {
-      name,
-      kind: 'memory',
-      org: idp.name,
-      guard: {
-        minRemovals: 100_000,
-        users: { maxCount: 100_000 },
-        groups: { maxCount: 100_000 },
-        memberships: { maxCount: 100_000 },
-        groupMembers: { maxPercent: 100 },
-      },
-      ...extra,
-    },
-    connector,
-  );
-  return { name, idp, config };
+  const d = memoryDirectory(name, { ...size, membersPerGroup: 10, nestingDepth: 3, seed: n * 313 }, extra);
+  return { ...d, config: d.config() };
 }
 
 const scoped = (s: RunSummary) => s.snapshot.scope_users !== undefined;

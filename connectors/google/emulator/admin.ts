@@ -15,7 +15,8 @@
  *   DELETE /__emulator/groups/{id}/subgroups/{groupId}
  *   POST   /__emulator/groups/{id}/external       {type: USER|CUSTOMER, email?, role?}
  *   POST   /__emulator/mutate                     {seed, users?, memberships?, groups?}: a seeded plan
- *                                                 (emulator-kit/plan.ts) applied through the store
+ *                                                 (emulator-kit/plan.ts) applied through the store;
+ *                                                 answers a PlanReport (refused ops skipped, listed)
  *   PUT    /__emulator/reports/lag                {ms}: the Reports API's ingestion lag
  *   PUT    /__emulator/faults                     FaultOptions
  *   PUT    /__emulator/latency                    {ms}
@@ -28,6 +29,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { adminErrorAnswer, readJsonObject, type JsonObject } from '../../emulator-kit/admin.js';
+import { applyPlan } from '../../emulator-kit/apply.js';
 import type { FaultOptions } from '../../emulator-kit/types.js';
 import { OrgMutationError } from '../../emulator-kit/mutate.js';
 import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
@@ -95,8 +97,11 @@ export async function handleAdmin(
         memberships: share(body.memberships),
         groups: typeof body.groups === 'number' ? Math.max(0, Math.floor(body.groups)) : 0,
       });
-      for (const op of plan) store.apply(op);
-      return send(res, 200, { applied: plan.length });
+      return send(
+        res,
+        200,
+        applyPlan(plan, (op) => store.apply(op)),
+      );
     }
     if (a === 'reports' && id === 'lag' && m === 'PUT')
       return send(res, 200, emu.setReportsLag(Number(body.ms ?? 0)));

@@ -12,6 +12,7 @@
  * neutral org model's `removeGroup` moves them up, which Google never does, so this store makes
  * them top-level instead); member changes that do not change the visible member list log nothing.
  */
+import { applyMutation } from '../../emulator-kit/apply.js';
 import {
   addGroup,
   addMember,
@@ -163,6 +164,9 @@ export class GoogleStore {
 
   addGroup(group: OrgGroup): OrgGroup {
     const parentId = group.parentId;
+    // The group is created at the top and then moved: its parent is checked first, so a missing one
+    // refuses the whole change instead of leaving the group created at the top.
+    if (parentId) this.findGroup(parentId);
     addGroup(this.org, { ...group, parentId: null });
     const g = this.findGroup(group.id);
     this.group('CREATE_GROUP', { GROUP_EMAIL: this.directory.groupEmail(g) });
@@ -256,34 +260,6 @@ export class GoogleStore {
 
   /** Applies one seeded plan operation (emulator-kit/plan.ts). */
   apply(m: Mutation): void {
-    switch (m.op) {
-      case 'addUser':
-        this.addUser({ ...m.user });
-        return;
-      case 'updateUser':
-        this.updateUser(m.id, m.patch);
-        return;
-      case 'removeUser':
-        this.removeUser(m.id);
-        return;
-      case 'addGroup':
-        this.addGroup({ ...m.group });
-        return;
-      case 'updateGroup':
-        this.updateGroup(m.id, m.patch);
-        return;
-      case 'removeGroup':
-        this.removeGroup(m.id);
-        return;
-      case 'setParent':
-        this.moveGroup(m.id, m.parentId);
-        return;
-      case 'addMember':
-        this.addMember(m.groupId, m.userId);
-        return;
-      case 'removeMember':
-        this.removeMember(m.groupId, m.userId);
-        return;
-    }
+    applyMutation(this, m);
   }
 }

@@ -5,9 +5,10 @@
  * cycles: Entra ID does not either.
  */
 import type { IncomingMessage } from 'node:http';
+import { applyPlan } from '../../emulator-kit/apply.js';
 import { OrgMutationError } from '../../emulator-kit/mutate.js';
 import type { OrgGroup, OrgUser } from '../../emulator-kit/org.js';
-import { planMutations, type Mutation } from '../../emulator-kit/plan.js';
+import { planMutations } from '../../emulator-kit/plan.js';
 import type { FaultOptions } from '../../emulator-kit/types.js';
 import { readBody } from './http.js';
 import type { GraphStore, GraphTruth } from './store.js';
@@ -172,14 +173,15 @@ export async function handleAdmin(
       return { status: 204, body: undefined };
     case 'POST mutate': {
       // A seeded plan (emulator-kit/plan.ts) applied through the store like every other admin
-      // route, so the change log (and the delta service) records it like any change.
+      // route, so the change log (and the delta service) records it like any change; a refused
+      // operation is skipped and reported (emulator-kit/apply.ts).
       const plan = planMutations(org, {
         seed: Number(body.seed ?? 1),
         users: Number(body.users ?? 0),
         memberships: Number(body.memberships ?? 0),
         groups: Number(body.groups ?? 0),
       });
-      return { status: 200, body: applyPlan(store, plan) };
+      return { status: 200, body: applyPlan(plan, (m) => store.apply(m)) };
     }
     case 'POST expire-delta-tokens':
       ctl.expireDeltaTokens();
@@ -190,25 +192,4 @@ export async function handleAdmin(
     default:
       return { status: 404, body: { error: `no admin route ${method} ${path}` } };
   }
-}
-
-/** Applies a plan in order; an operation the org refuses is counted and skipped, not fatal. */
-export function applyPlan(
-  store: GraphStore,
-  plan: Mutation[],
-): { applied: number; ops: Record<string, number>; skipped: string[] } {
-  let applied = 0;
-  const ops: Record<string, number> = {};
-  const skipped: string[] = [];
-  for (const m of plan) {
-    try {
-      store.apply(m);
-      applied++;
-      ops[m.op] = (ops[m.op] ?? 0) + 1;
-    } catch (e) {
-      if (!(e instanceof OrgMutationError)) throw e;
-      skipped.push(`${m.op}: ${e.message}`);
-    }
-  }
-  return { applied, ops, skipped };
 }

@@ -16,7 +16,8 @@
  * - `POST   /__emulator/storm`                        `{ "count": 50, "status": 503 }`
  * - `POST   /__emulator/expire-tokens`                revoke every token issued so far
  * - `POST   /__emulator/mutate`                       `{ seed, users, memberships, groups }`: a seeded
- *                                                      plan (emulator-kit/plan.ts), applied; answers counts
+ *                                                      plan (emulator-kit/plan.ts), applied; answers a
+ *                                                      PlanReport (refused ops skipped, listed)
  * - `POST   /__emulator/admin-events`                 `{ enabled, details, expirationSec }` realm settings
  *
  * Every change goes through the realm's one mutation path (mutations.ts), which records the admin
@@ -151,7 +152,7 @@ export async function serveControl(
           memberships: num('memberships'),
           groups: num('groups'),
         });
-        return reply(res, 200, { planned: plan.length, ...mut.apply(plan) });
+        return reply(res, 200, mut.apply(plan));
       }
       if (a === 'admin-events') {
         const body = await json(req);

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PlanReport } from '../../emulator-kit/apply.js';
 import { generateOrg, orgShape, prng, type Org } from '../../emulator-kit/org.js';
 import type { EmulatorOptions, FaultOptions, RunningEmulator } from '../../emulator-kit/types.js';
 import { planMutations, type PlanOptions } from '../../emulator-kit/plan.js';
@@ -65,7 +66,7 @@ export interface KeycloakEmulator extends RunningEmulator {
   /** The realm's admin events. */
   readonly adminEvents: AdminEventLog;
   /** Draws a seeded plan (emulator-kit/plan.ts) and applies it through {@link mutations}. */
-  mutate(opts: PlanOptions): { planned: number; applied: number; skipped: number };
+  mutate(opts: PlanOptions): PlanReport;
   /** Changes the realm's admin-event settings (as `PUT /events/config` and the realm attributes do). */
   setAdminEvents(settings: Partial<AdminEventSettings>): void;
 }
@@ -234,10 +235,7 @@ export async function startEmulator(opts: KeycloakEmulatorOptions): Promise<Keyc
     },
     mutations,
     adminEvents: events,
-    mutate: (o) => {
-      const plan = planMutations(org, o);
-      return { planned: plan.length, ...mutations.apply(plan) };
-    },
+    mutate: (o) => mutations.apply(planMutations(org, o)),
     setAdminEvents: (s) => {
       Object.assign(events.settings, s);
       // RealmAdminResource.updateRealmEventsConfig records this (when admin events are on after it).

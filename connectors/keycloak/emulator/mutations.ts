@@ -19,6 +19,7 @@
  * (GroupsResource.addTopLevelGroup, GroupResource.addChild/deleteGroup, UserResource.joinGroup/
  * removeMembership, JpaRealmProvider.removeGroup, which removes subgroups recursively.)
  */
+import { applyMutation, applyPlan, type PlanReport } from '../../emulator-kit/apply.js';
 import { OrgMutationError } from '../../emulator-kit/mutate.js';
 import type { Org, OrgGroup, OrgUser } from '../../emulator-kit/org.js';
 import type { Mutation } from '../../emulator-kit/plan.js';
@@ -187,52 +188,9 @@ export class RealmMutations {
   /**
    * Applies a plan (emulator-kit/plan.ts) in order. An operation on an object that no longer exists
    * (a subgroup deleted with its parent earlier in the plan) fails as the admin call would, and is
-   * skipped.
+   * skipped and reported (emulator-kit/apply.ts).
    */
-  apply(plan: readonly Mutation[]): { applied: number; skipped: number } {
-    let applied = 0;
-    let skipped = 0;
-    for (const m of plan) {
-      try {
-        this.applyOne(m);
-        applied++;
-      } catch (e) {
-        if (!(e instanceof OrgMutationError)) throw e;
-        skipped++;
-      }
-    }
-    return { applied, skipped };
-  }
-
-  private applyOne(m: Mutation): void {
-    switch (m.op) {
-      case 'addUser':
-        this.addUser({ ...m.user });
-        return;
-      case 'updateUser':
-        this.updateUser(m.id, m.patch);
-        return;
-      case 'removeUser':
-        this.removeUser(m.id);
-        return;
-      case 'addGroup':
-        this.addGroup({ ...m.group });
-        return;
-      case 'updateGroup':
-        this.updateGroup(m.id, m.patch);
-        return;
-      case 'removeGroup':
-        this.removeGroup(m.id);
-        return;
-      case 'setParent':
-        this.moveGroup(m.id, m.parentId);
-        return;
-      case 'addMember':
-        this.addMember(m.groupId, m.userId);
-        return;
-      case 'removeMember':
-        this.removeMember(m.groupId, m.userId);
-        return;
-    }
+  apply(plan: readonly Mutation[]): PlanReport {
+    return applyPlan(plan, (m) => applyMutation(this, m));
   }
 }

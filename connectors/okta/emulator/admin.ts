@@ -5,7 +5,8 @@
  * record it as Okta would. This module depends on the store, not on the server that mounts it.
  *
  *   POST   /__emulator/mutate                    {seed, users?, memberships?, groups?}
- *                                                 a seeded plan (emulator-kit/plan.ts), applied
+ *                                                 a seeded plan (emulator-kit/plan.ts), applied;
+ *                                                 answers a PlanReport (refused ops skipped, listed)
  *   POST   /__emulator/users                     {id, login, ...OrgUser}   add a user
  *   PATCH  /__emulator/users/:id                 {login?, status?, ...}    update a user
  *   DELETE /__emulator/users/:id                                           remove a user
@@ -25,10 +26,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { adminErrorAnswer, readJsonObject } from '../../emulator-kit/admin.js';
+import { applyPlan } from '../../emulator-kit/apply.js';
 import type { Fault } from '../../emulator-kit/faults.js';
 import type { FaultOptions } from '../../emulator-kit/types.js';
 import type { OrgUser } from '../../emulator-kit/org.js';
-import { planMutations, type Mutation } from '../../emulator-kit/plan.js';
+import { planMutations } from '../../emulator-kit/plan.js';
 import { sendJson } from './http.js';
 import type { OktaStore } from './store.js';
 
@@ -55,13 +57,6 @@ export interface EmulatorControls {
   stats(): unknown;
 }
 
-/** Counts of a plan's operations, for the caller's report. */
-function summarize(plan: readonly Mutation[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of plan) out[m.op] = (out[m.op] ?? 0) + 1;
-  return out;
-}
-
 export async function handleAdmin(
   emu: EmulatorControls,
   req: IncomingMessage,
@@ -84,8 +79,11 @@ export async function handleAdmin(
         memberships: num('memberships'),
         groups: num('groups'),
       });
-      store.applyAll(plan);
-      return sendJson(res, 200, { applied: plan.length, ops: summarize(plan) });
+      return sendJson(
+        res,
+        200,
+        applyPlan(plan, (m) => store.apply(m)),
+      );
     }
     if (a === 'users' && method === 'POST' && !id) {
       const u = body as Partial<OrgUser> & { id: string; login: string };

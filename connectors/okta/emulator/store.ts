@@ -266,14 +266,4 @@ export class OktaStore {
       }
     }
   }
-
-  /** Applies a plan in order; stops at the first refused change. Returns how many were applied. */
-  applyAll(plan: readonly Mutation[]): number {
-    let n = 0;
-    for (const m of plan) {
-      this.apply(m);
-      n++;
-    }
-    return n;
-  }
 }

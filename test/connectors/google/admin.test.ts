@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoogleEmulator } from '../../../connectors/google/emulator/index.js';
+import { expectRefusedOpsSkipped } from '../emulator-mutate.js';
 import { readWith, startGoogle, truth } from './helpers.js';
 
 let emu: GoogleEmulator;
@@ -53,10 +54,15 @@ describe('google emulator admin API', () => {
     expect(stats.skipped).toBe(1);
   });
 
-  it('refuses what the org model refuses: a tree move that makes a cycle (409), unknown ids (404)', async () => {
+  it('refuses what the org model refuses: a tree move that makes a cycle (409), unknown ids (404), changing nothing', async () => {
     const [g0, g1] = emu.org.groups;
     expect((await admin('PUT', `groups/${g0!.id}/parent`, { parentId: g1!.id })).status).toBe(409);
     expect((await admin('DELETE', 'users/nope')).status).toBe(404);
+    // A group under a missing parent is refused as a whole: not left created at the top.
+    expect((await admin('POST', 'groups', { id: 'g-orphan', name: 'orphan', parentId: 'nope' })).status).toBe(
+      404,
+    );
+    expect(emu.org.groups.some((g) => g.id === 'g-orphan')).toBe(false);
     expect((await admin('POST', 'groups/nope/subgroups', { groupId: g0!.id })).status).toBe(404);
   });
 
@@ -73,5 +79,20 @@ describe('google emulator admin API', () => {
     expect((s.body as { requests: number }).requests).toBe(emu.requestCount());
     expect((await admin('PUT', 'latency', { ms: 0 })).status).toBe(200);
     expect((await admin('PUT', 'faults', {})).status).toBe(200);
+  });
+
+  it('mutate skips and reports the operations Google refuses, applies the rest, and logs only what it applied', async () => {
+    await expectRefusedOpsSkipped({
+      org: () => emu.org,
+      mutate: (body) => admin('POST', 'mutate', body),
+      createdUsers: () =>
+        emu.store.log
+          .visible(0, Infinity, Infinity)
+          .filter((a) => a.events.some((e) => e.name === 'CREATE_USER')).length,
+    });
+    const { snap } = await readWith(emu);
+    const t = truth(emu);
+    expect(snap.users).toEqual(t.users);
+    expect(snap.edges).toEqual(t.edges);
   });
 });

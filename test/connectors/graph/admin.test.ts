@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startEmulator, type GraphEmulator } from '../../../connectors/graph/emulator/index.js';
+import { expectRefusedOpsSkipped } from '../emulator-mutate.js';
 import { requestToken } from './helpers.js';
 
 type Json = Record<string, unknown>;
@@ -97,5 +98,15 @@ describe('graph emulator admin API', () => {
     expect((await call('GET', '/v1.0/users')).status).toBe(200);
     const stats = (await call('GET', '/__emulator/stats')).body;
     expect(stats.tokenRequests).toBe(2);
+  });
+
+  it('mutate skips and reports the operations the tenant refuses and applies the rest', async () => {
+    await expectRefusedOpsSkipped({
+      org: () => emu.org,
+      mutate: (body) => call('POST', '/__emulator/mutate', body),
+    });
+    // What Graph serves follows the org: the truth has every user the org has, and no other.
+    const truth = (await call('GET', '/__emulator/truth')).body as { users: unknown[] };
+    expect(truth.users).toHaveLength(emu.org.users.length);
   });
 });

@@ -82,22 +82,23 @@ export function expectSame(got: DirectoryState, want: DirectoryState): void {
   expect(got).toEqual(want);
 }
 
+/** The emulator's connector entry under `name`, with the settings of these tests (not yet parsed). */
+export function entryFor(emu: GraphEmulator, name: string): Record<string, unknown> {
+  return {
+    ...emu.connector,
+    name,
+    pageSize: 100,
+    requestBudget: { requests: 100_000, perSeconds: 1 },
+    maxRetries: 4,
+    guard: { minRemovals: 1_000_000 },
+    deletion: { deleteAfter: '0s' },
+  };
+}
+
 export function configFor(
   emu: GraphEmulator,
   name: string,
   extra: Record<string, unknown> = {},
 ): ConnectorConfig {
-  return parseConnectorConfig(
-    {
-      ...emu.connector,
-      name,
-      pageSize: 100,
-      requestBudget: { requests: 100_000, perSeconds: 1 },
-      maxRetries: 4,
-      guard: { minRemovals: 1_000_000 },
-      deletion: { deleteAfter: '0s' },
-      ...extra,
-    },
-    connector,
-  );
+  return parseConnectorConfig({ ...entryFor(emu, name), ...extra }, connector);
 }

@@ -56,7 +56,7 @@ async function rounds(
   let skipped = 0;
   for (let r = 0; r < n; r++) {
     const res = emu.mutate({ seed: seed0 + r, users: 0.03, memberships: 0.02, groups: 3 });
-    skipped += res.skipped;
+    skipped += res.skipped.length;
     const out = await feed(config, ctx, set, cursor);
     items += out.items;
     cursor = out.cursor;

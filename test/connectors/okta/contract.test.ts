@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateOrg, type Org } from '../../../connectors/emulator-kit/org.js';
 import type { OktaEmulator } from '../../../connectors/okta/emulator/index.js';
 import { isDirsyncError } from '../../../src/errors.js';
+import { expectRefusedOpsSkipped, postMutate } from '../emulator-mutate.js';
 import { configFor, emulator, readAll, readFailing, snapshotSets, truth } from './helpers.js';
 
 describe('okta connector: complete reads', () => {
@@ -510,6 +511,21 @@ describe('okta emulator admin API (for a separate process)', () => {
       expect(isDirsyncError(error, 'DIRSYNC_E_IDP_UNAVAILABLE')).toBe(true);
       const stats = (await (await call('GET', 'stats')).json()) as { requests: number };
       expect(stats.requests).toBeGreaterThan(0);
+    } finally {
+      await emu.close();
+    }
+  });
+
+  it('mutate skips and reports the operations Okta refuses, applies the rest, and logs only what it applied', async () => {
+    const emu = await emulator({ users: 30, groups: 6, membersPerGroup: 5 });
+    try {
+      await expectRefusedOpsSkipped({
+        org: () => emu.org,
+        mutate: postMutate(emu.url),
+        createdUsers: () => emu.store.log.filter((e) => e.event.eventType === 'user.lifecycle.create').length,
+      });
+      const { items } = await readAll(configFor(emu));
+      expect(snapshotSets(items)).toEqual(truth(emu.org));
     } finally {
       await emu.close();
     }
