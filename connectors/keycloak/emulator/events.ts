@@ -128,6 +128,17 @@ export class AdminEventLog {
       this.events = this.events.filter((e) => e.time >= limit);
   }
 
+  private firstAtOrAfter(time: number): number {
+    let lo = 0;
+    let hi = this.events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.events[mid] as AdminEvent).time < time) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   query(q: EventQuery): Omit<AdminEvent, 'seq'>[] {
     this.purge();
     const from = q.dateFrom === undefined ? undefined : parseDate(q.dateFrom, false);
@@ -139,7 +150,11 @@ export class AdminEventLog {
         ? undefined
         : new RegExp(`^${q.resourcePath.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
     const asc = q.direction?.toLowerCase() === 'asc';
-    const matching = this.events.filter(
+    // Events are stored in time order (record() never goes back; age() moves all alike): start at
+    // the first one at or after dateFrom, as Keycloak's index on the event time does, instead of
+    // scanning a million events of an org's creation for every page.
+    const start = from === undefined ? 0 : this.firstAtOrAfter(from);
+    const matching = this.events.slice(start).filter(
       (e) =>
         (from === undefined || e.time >= from) &&
         (to === undefined || e.time <= to) &&
