@@ -162,7 +162,9 @@ export function groupTextFault(g: TransformedGroup): string | null {
  */
 export function edgeRuns() {
   let current: string | null = null;
-  let members = new Set<string>();
+  // Users and groups apart, keyed by the id itself: no key string is built per edge.
+  let users = new Set<string>();
+  let groups = new Set<string>();
   const done = new Set<string>();
   let grouped = true;
   return {
@@ -173,16 +175,18 @@ export function edgeRuns() {
         if (done.has(e.groupId)) {
           grouped = false;
           done.clear();
-          members = new Set();
+          users = new Set();
+          groups = new Set();
           return true;
         }
         if (current !== null) done.add(current);
         current = e.groupId;
-        members = new Set();
+        users = new Set();
+        groups = new Set();
       }
-      const key = `${e.memberType === 'group' ? 'g' : 'u'}:${e.memberId}`;
-      if (members.has(key)) return false;
-      members.add(key);
+      const members = e.memberType === 'group' ? groups : users;
+      if (members.has(e.memberId)) return false;
+      members.add(e.memberId);
       return true;
     },
     distinct: () => grouped,
