@@ -4,7 +4,7 @@
  * Prints requests, wall time, phase times, peak RSS of this (the syncing) process and records read.
  *
  *   node --import tsx bench/idp-graph.ts [--users 100000] [--groups 10000] [--members-per-group 100]
- *     [--nesting-depth 4] [--seed 1] [--concurrency 4] [--batch-size 20] [--page-size 999]
+ *     [--nesting-depth 4] [--seed 1] [--concurrency 4] [--max-concurrency 16] [--batch-size 20] [--page-size 999]
  *     [--budget 8000] [--tenant-limit 8000] [--latency 0] [--read-only | --feed | --series]
  *
  * Each flag can also be given as an environment variable (BENCH_USERS, BENCH_GROUPS,
@@ -49,6 +49,7 @@ if (feedMode) process.argv.splice(process.argv.indexOf('--feed'), 1);
 const values = parseBenchArgs({
   'nesting-depth': envFlag('BENCH_DEPTH', '4'),
   concurrency: envFlag('BENCH_CONCURRENCY', '4'),
+  'max-concurrency': envFlag('BENCH_MAX_CONCURRENCY', '16'),
   'batch-size': envFlag('BENCH_BATCH', '20'),
   'page-size': envFlag('BENCH_PAGE_SIZE', '999'),
   budget: envFlag('BENCH_BUDGET', '8000'),
@@ -100,6 +101,7 @@ try {
     kind: 'graph',
     name: 'bench-graph',
     concurrency: Number(values.concurrency),
+    maxConcurrency: Number(values['max-concurrency']),
     batchSize: Number(values['batch-size']),
     pageSize: Number(values['page-size']),
     requestBudget: { requests: Number(values.budget), perSeconds: 10 },
