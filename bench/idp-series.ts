@@ -100,13 +100,21 @@ interface RunFigures {
 
 const CHILD = fileURLToPath(new URL('./idp-sync-child.ts', import.meta.url));
 
-/** Runs one sync in a fresh process; its warnings (a fallback to a full read) go to our stderr. */
+/**
+ * Runs one sync in a fresh process; its warnings (a fallback to a full read) go to our stderr.
+ * `BENCH_CHILD_NODE_FLAGS` passes Node flags to that process only (not to the emulator), e.g.
+ * `--max-old-space-size=128` to see what the sync needs with V8's heap bounded.
+ */
 async function syncInChild(job: SyncJob): Promise<{ result: SyncResult; processMs: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, BENCH_SYNC_JOB: JSON.stringify(job) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_CHILD_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', CHILD],
+    {
+      env: { ...process.env, BENCH_SYNC_JOB: JSON.stringify(job) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   const code = await new Promise<number | null>((resolve, reject) => {
