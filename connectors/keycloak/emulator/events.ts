@@ -154,14 +154,16 @@ export class AdminEventLog {
     // the first one at or after dateFrom, as Keycloak's index on the event time does, instead of
     // scanning a million events of an org's creation for every page.
     const start = from === undefined ? 0 : this.firstAtOrAfter(from);
-    const matching = this.events.slice(start).filter(
-      (e) =>
-        (from === undefined || e.time >= from) &&
-        (to === undefined || e.time <= to) &&
-        (types.size === 0 || types.has(e.resourceType)) &&
-        (ops.size === 0 || ops.has(e.operationType)) &&
-        (path === undefined || path.test(e.resourcePath)),
-    );
+    const matching = this.events
+      .slice(start)
+      .filter(
+        (e) =>
+          (from === undefined || e.time >= from) &&
+          (to === undefined || e.time <= to) &&
+          (types.size === 0 || types.has(e.resourceType)) &&
+          (ops.size === 0 || ops.has(e.operationType)) &&
+          (path === undefined || path.test(e.resourcePath)),
+      );
     // Stored in time order already; ORDER BY time (then insertion) in either direction.
     if (!asc) matching.reverse();
     const first = Math.max(0, q.first ?? 0);
