@@ -10,10 +10,12 @@
  *
  * - users: those the feed touched, and those the last apply held or reported (a held record is
  *   decided again each run: a collision may have gone away);
- * - groups: the same, plus groups whose member list the feed re-read; such a group's whole member
- *   list is in scope;
- * - memberships: every edge of a user in scope, every edge to or from a group in scope, and the
- *   single edges the feed added or removed.
+ * - groups: the same; of these, a group whose own decision may change what its edges are (new,
+ *   removed, reported by the last apply, or possibly becoming held or released) has its whole
+ *   member list in scope (`lists`); any other group's record is decided again, not its edges;
+ * - memberships: every edge of a user in scope, every edge to or from a group whose list is in
+ *   scope, the single edges the feed added or removed, and, for a member list the feed re-read in
+ *   full, the edges by which it differs from the mirror's.
  * Everything outside the scope counts as what the directory holds (check.ts and diff.ts read the
  * live tables for it), so the same SQL decides in-scope records as a full run would.
  *
