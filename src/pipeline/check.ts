@@ -140,7 +140,8 @@ export async function checkSnapshot(
         AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.member_id)
         AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id IN (e.group_id, e.member_id))`,
       );
-  const heldNest = nestingToHold(nest);
+  // In scope, scope.ts decided the holds over the whole nesting graph when the feed moved it.
+  const heldNest = scope ? (scope.heldNest ?? []) : nestingToHold(nest);
   if (heldNest.length > 0) {
     await db.query(
       `INSERT INTO ${t.heldEdges} (group_id, member_is_group, member_id, reason)
@@ -157,9 +158,8 @@ export async function checkSnapshot(
       ],
     );
   }
-  if (scope) {
-    // Nesting is as the last apply found it (scope.ts reads in full when a change touches it), so
-    // the edges it held are still the ones to hold.
+  if (scope && scope.heldNest === null) {
+    // Nesting is as the last apply found it, so the edges it held are still the ones to hold.
     await db.query(
       `INSERT INTO ${t.heldEdges} (group_id, member_is_group, member_id, reason)
        SELECT DISTINCT ON (sample->>'group', sample->>'member') sample->>'group', true, sample->>'member', reason

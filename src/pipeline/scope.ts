@@ -19,14 +19,24 @@
  * Everything outside the scope counts as what the directory holds (check.ts and diff.ts read the
  * live tables for it), so the same SQL decides in-scope records as a full run would.
  *
- * Global rules decide the cases the scope cannot: a group include or exclude filter follows
- * nesting through the whole org, and cycle and depth holds depend on the whole nesting graph. The
- * run then derives the whole snapshot as before (the reason is logged and recorded as a figure);
- * changes that leave nesting alone, which are most of them, stay scoped.
+ * Global rules: cycle and depth holds depend on the whole nesting graph, which is small (group-in-
+ * group edges only); when the feed moves nesting, the holds are decided again over all of it
+ * (`nestingHolds`) and each edge whose hold changed is in scope. A group include or exclude filter
+ * follows nesting through the whole org, and a group in nesting that may become held or released
+ * changes the graph itself: the run then derives the whole snapshot as before (the reason is
+ * logged and recorded as a figure).
  */
 import type pg from 'pg';
 import type { ConnectorConfig } from '../../config/schema.js';
-import { mirrorId, mirrorIdOf, mirrorStageTables, mirrorTables, type MirrorPatch } from '../store/mirror.js';
+import {
+  keptEdgesWhere,
+  mirrorId,
+  mirrorIdOf,
+  mirrorStageTables,
+  mirrorTables,
+  type MirrorPatch,
+} from '../store/mirror.js';
+import { nestingToHold, type HeldNestEdge, type NestEdge } from './nesting.js';
 import { PROBLEM_ROWS_PER_CHECK } from './limits.js';
 import { groupTextFault, STAGE_SCHEMA } from './stage.js';
 import { compileTransforms } from './transform.js';
@@ -56,6 +66,11 @@ export interface Scope {
    * run did not record them.
    */
   after: { users: number | null; memberships: number | null };
+  /**
+   * Nesting edges to hold, decided over the whole nesting graph of the patched mirror, when the
+   * feed moved nesting (null: nesting is as the last apply found it, and its holds stand).
+   */
+  heldNest: HeldNestEdge[] | null;
   /** The mirror the scope is read from, and the run's delta that patches it. */
   mirrorRunId: number;
   deltaRunId: number;
@@ -129,8 +144,9 @@ export async function planScope(
     [previousRun],
   );
   const heldMayChange = mayChangeHeld(cfg, patch, heldBefore);
-  if (await nestingTouched(pool, mirrorRunId, runId, heldMayChange.map(mirrorId))) {
-    return no('the change touches group nesting, which is decided over the whole org');
+  const nesting = await nestingChange(pool, mirrorRunId, runId, heldMayChange.map(mirrorId));
+  if (nesting === 'held') {
+    return no('a group taking part in nesting may become held or released, which changes the nesting graph');
   }
 
   const { rows: held } = await pool.query<{
@@ -153,6 +169,28 @@ export async function planScope(
   }
   for (const g of heldMayChange) lists.add(g);
   for (const g of await newGroups(pool, mirrorRunId, runId)) lists.add(g);
+
+  // Nesting moved: its holds are decided again over the whole nesting graph (small: group-in-group
+  // edges only), and every edge whose hold changed is decided again, with its parent group (which
+  // reports it).
+  let heldNest: HeldNestEdge[] | null = null;
+  const heldAgain: [string, string][] = [];
+  if (nesting === 'moved') {
+    heldNest = await nestingHolds(pool, mirrorRunId, runId, heldBefore);
+    const { rows: before } = await pool.query<{ parent: string; child: string }>(
+      `SELECT DISTINCT sample->>'group' AS parent, sample->>'member' AS child FROM dirsync.run_problems
+        WHERE run_id = $1 AND object_type = 'membership' AND action = 'held'
+          AND sample->>'group' IS NOT NULL AND sample->>'member' IS NOT NULL`,
+      [previousRun],
+    );
+    const key = (e: NestEdge) => `${e.parent}\u0000${e.child}`;
+    const was = new Set(before.map(key));
+    const now = new Set(heldNest.map(key));
+    for (const e of [...heldNest, ...before]) {
+      if (was.has(key(e)) !== now.has(key(e))) heldAgain.push([e.parent, e.child]);
+    }
+    for (const [parent] of heldAgain) lists.add(parent);
+  }
   for (const g of lists) groups.add(g);
 
   const pairs = new Map<string, [string, boolean, string]>();
@@ -169,6 +207,7 @@ export async function planScope(
       pair(e.group_id, e.member_is_group, e.member_id);
     }
   }
+  for (const [parent, child] of heldAgain) pair(parent, true, child);
 
   const s = scopeTables(runId);
   // An id Postgres cannot store is no directory id (stage.ts reports its record): NULL here, and
@@ -217,7 +256,7 @@ export async function planScope(
   );
   const num = (v: string | null | undefined) => (v == null ? null : Number(v));
   const after = { users: num(fig[0]?.users), memberships: num(fig[0]?.memberships) };
-  return { scope: { ...s, previousRun, after, mirrorRunId, deltaRunId: runId } };
+  return { scope: { ...s, previousRun, after, heldNest, mirrorRunId, deltaRunId: runId } };
 }
 
 /**
@@ -234,34 +273,38 @@ function mayChangeHeld(cfg: ConnectorConfig, patch: MirrorPatch, heldBefore: { i
   for (const o of patch.objects) {
     if (o.objectType !== 'group') continue;
     const item = o.item;
-    const heldNow =
-      item === null || item.kind !== 'group' || groupTextFault(transformer.group(item)) !== null;
+    // A removed group is not held: it is gone, with its edges (nestingChange sees that as moved).
+    if (item === null) continue;
+    const heldNow = item.kind !== 'group' || groupTextFault(transformer.group(item)) !== null;
     if (heldNow || before.has(o.externalId)) out.push(o.externalId);
   }
   return out;
 }
 
 /**
- * True when the delta may change the nesting graph that cycle and depth holds are decided on:
- * a group-in-group edge added, removed or reset away, or a group taking part in nesting that is
- * created, removed, or changed so that its held state may change (`heldMayChange`). Set-based
- * over the delta, through the mirror's indexes: it costs what the change costs.
+ * How the delta touches the nesting graph that cycle and depth holds are decided on: `held` when
+ * a group taking part in nesting may become held or released (`heldMayChange`: the graph leaves
+ * out held groups, and which groups are held is decided by check); `moved` when a group-in-group
+ * edge is added, removed or reset away, or a group in nesting is created or removed; else `none`.
+ * Set-based over the delta, through the mirror's indexes: it costs what the change costs.
  */
-async function nestingTouched(
+async function nestingChange(
   pool: pg.Pool,
   mirrorRunId: number,
   runId: number,
   heldMayChange: string[],
-): Promise<boolean> {
+): Promise<'none' | 'moved' | 'held'> {
   const m = mirrorTables(mirrorRunId);
   const x = mirrorStageTables(runId);
   const same = (a: string) =>
     `e.group_id = ${a}.group_id AND e.member_is_group AND e.member_id = ${a}.member_id`;
-  // New to the mirror (edges to it were skipped as unknown until now), or its held state may change.
-  const heldMayDiffer = `(d.external_id = ANY($1::text[])
-    OR NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'group' AND o.external_id = d.external_id))`;
-  const { rows } = await pool.query<{ touched: boolean }>(
-    `SELECT
+  const inNesting = (cond: string) =>
+    `(EXISTS (SELECT 1 FROM ${x.deltaObjects} d JOIN ${m.edges} e ON e.group_id = d.external_id AND e.member_is_group
+               WHERE d.object_type = 'group' AND ${cond})
+      OR EXISTS (SELECT 1 FROM ${x.deltaObjects} d JOIN ${m.edges} e ON e.member_id = d.external_id AND e.member_is_group
+                  WHERE d.object_type = 'group' AND ${cond}))`;
+  const { rows } = await pool.query<{ held: boolean; moved: boolean }>(
+    `SELECT ${inNesting('d.external_id = ANY($1::text[])')} AS held,
        EXISTS (SELECT 1 FROM ${x.deltaEdgeAdditions} a
                 WHERE a.member_is_group AND NOT EXISTS (SELECT 1 FROM ${m.edges} e WHERE ${same('a')}))
     OR EXISTS (SELECT 1 FROM ${x.deltaEdgeRemovals} d JOIN ${m.edges} e ON ${same('d')}
@@ -273,14 +316,52 @@ async function nestingTouched(
                                    AND a.member_is_group AND a.member_id = e.member_id))
     OR EXISTS (SELECT 1 FROM ${x.deltaPurge} p JOIN ${m.edges} e ON e.group_id = p.id AND e.member_is_group WHERE p.is_group)
     OR EXISTS (SELECT 1 FROM ${x.deltaPurge} p JOIN ${m.edges} e ON e.member_id = p.id AND e.member_is_group WHERE p.is_group)
-    OR EXISTS (SELECT 1 FROM ${x.deltaObjects} d JOIN ${m.edges} e ON e.group_id = d.external_id AND e.member_is_group
-                WHERE d.object_type = 'group' AND ${heldMayDiffer})
-    OR EXISTS (SELECT 1 FROM ${x.deltaObjects} d JOIN ${m.edges} e ON e.member_id = d.external_id AND e.member_is_group
-                WHERE d.object_type = 'group' AND ${heldMayDiffer})
-    AS touched`,
+    -- New to the mirror: edges to it were skipped as unknown until now.
+    OR ${inNesting(`NOT EXISTS (SELECT 1 FROM ${m.objects} o WHERE o.object_type = 'group' AND o.external_id = d.external_id)`)}
+    AS moved`,
     [heldMayChange],
   );
-  return rows[0]?.touched ?? true;
+  const r = rows[0];
+  if (!r || r.held) return 'held';
+  return r.moved ? 'moved' : 'none';
+}
+
+/**
+ * The nesting edges to hold once the delta applies, decided as check.ts decides them on a full
+ * read: over every group-in-group edge of the patched mirror between groups it has, leaving out
+ * the groups the last apply reported (held ones keep their edges as they are).
+ */
+async function nestingHolds(
+  pool: pg.Pool,
+  mirrorRunId: number,
+  runId: number,
+  heldBefore: { id: string }[],
+): Promise<HeldNestEdge[]> {
+  const m = mirrorTables(mirrorRunId);
+  const x = mirrorStageTables(runId);
+  const { rows } = await pool.query<{ parent: string; child: string }>(
+    `WITH groups_now AS (
+       SELECT o.external_id FROM ${m.objects} o
+        WHERE o.object_type = 'group'
+          AND NOT EXISTS (SELECT 1 FROM ${x.deltaObjects} d WHERE d.object_type = 'group' AND d.external_id = o.external_id)
+       UNION
+       SELECT d.external_id FROM ${x.deltaObjects} d WHERE d.object_type = 'group' AND d.item IS NOT NULL
+     ),
+     edges_now AS (
+       SELECT e.group_id, e.member_id FROM ${m.edges} e WHERE e.member_is_group AND ${keptEdgesWhere('e', x)}
+       UNION
+       SELECT a.group_id, a.member_id FROM ${x.deltaEdgeAdditions} a WHERE a.member_is_group
+     )
+     SELECT e.group_id AS parent, e.member_id AS child FROM edges_now e
+      WHERE e.group_id IN (SELECT external_id FROM groups_now) AND e.member_id IN (SELECT external_id FROM groups_now)
+        AND e.group_id <> ALL($1::text[]) AND e.member_id <> ALL($1::text[])`,
+    [heldBefore.map((h) => mirrorId(h.id))],
+  );
+  // An id Postgres cannot store is no directory group (stage.ts reports its record).
+  const edges = rows
+    .map((r) => ({ parent: mirrorIdOf(r.parent), child: mirrorIdOf(r.child) }))
+    .filter((e) => textFault(e.parent) === null && textFault(e.child) === null);
+  return nestingToHold(edges);
 }
 
 /** Groups of the delta the mirror does not have yet (edges to them were skipped as unknown). */

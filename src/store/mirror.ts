@@ -236,8 +236,11 @@ export async function stageMirrorPatch(pool: pg.Pool, runId: number, p: MirrorPa
     ANALYZE ${t.deltaEdgeRemovals}; ANALYZE ${t.deltaEdgeAdditions};`);
 }
 
-/** SQL for the edges of mirror `m` that a delta `x` keeps (patch and patched read agree on it). */
-function keptEdgesWhere(e: string, x: ReturnType<typeof mirrorStageTables>): string {
+/**
+ * SQL: mirror edge `e` survives the run's delta (`x`): not reset, purged or removed (the patch,
+ * the patched read and scope.ts's nesting holds agree on it).
+ */
+export function keptEdgesWhere(e: string, x: ReturnType<typeof mirrorStageTables>): string {
   return `NOT EXISTS (SELECT 1 FROM ${x.deltaResets} r WHERE r.group_id = ${e}.group_id)
       AND NOT EXISTS (SELECT 1 FROM ${x.deltaPurge} p WHERE p.is_group AND p.id = ${e}.group_id)
       AND NOT EXISTS (SELECT 1 FROM ${x.deltaPurge} p WHERE p.is_group = ${e}.member_is_group AND p.id = ${e}.member_id)

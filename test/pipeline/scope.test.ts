@@ -237,4 +237,65 @@ describe('incremental runs decided in scope', () => {
     expect(full.counts.memberships).toEqual({ add: 0, remove: 0 });
     expect(full.counts.users).toEqual({ create: 0, update: 0, deactivate: 0, reactivate: 0, delete: 0 });
   }, 120_000);
+
+  it('a nesting change stays in scope: holds decided over the whole graph, reported as a full read does', async () => {
+    const { idp, config } = setup({}, { users: 150, groups: 16 });
+    const sync = (o: { fullResync?: boolean } = {}) =>
+      runSync({ pool: inc.pool, config, connector, trigger: 'test', logger: silentLogger, ...o });
+    const problemsOf = async (runId: number) =>
+      (
+        await inc.pool.query<{ p: string }>(
+          `SELECT object_type || '|' || coalesce(external_id, '') || '|' || action || '|' || reason AS p
+             FROM dirsync.run_problems WHERE run_id = $1`,
+          [runId],
+        )
+      ).rows
+        .map((r) => r.p)
+        .sort();
+    // In scope, then the same state read and decided in full: nothing left to change, the same
+    // problems reported.
+    const scopedThenFull = async () => {
+      const run = await sync();
+      expect(run.mode).toBe('incremental');
+      expect(scoped(run), JSON.stringify(run.snapshot)).toBe(true);
+      const full = await sync({ fullResync: true });
+      expect(full.counts.memberships).toEqual({ add: 0, remove: 0 });
+      expect(full.counts.groups).toEqual({ create: 0, update: 0, delete: 0 });
+      expect(await problemsOf(run.runId)).toEqual(await problemsOf(full.runId));
+      return run;
+    };
+    await sync();
+    const child = idp.org.groups.find((g) => g.parentId && idp.org.groups.some((p) => p.id === g.parentId))!;
+    const parent = child.parentId!;
+
+    // A cycle: child contains its own parent. Held, kept out, reported.
+    idp.nest(child.id, parent);
+    const cycle = await scopedThenFull();
+    expect(cycle.snapshot.held_edges).toBeGreaterThan(0);
+    expect((await problemsOf(cycle.runId)).some((p) => p.includes('closes a nesting cycle'))).toBe(true);
+
+    // The cycle opened again: released, nothing held.
+    idp.unnest(child.id, parent);
+    const open = await scopedThenFull();
+    expect(open.snapshot.held_edges).toBe(0);
+
+    // A group moved elsewhere in the tree, and a new nested group.
+    const other = idp.org.groups.find(
+      (g) => g.id !== child.id && g.id !== parent && g.parentId !== child.id,
+    )!;
+    idp.apply({ op: 'setParent', id: child.id, parentId: other.id });
+    await scopedThenFull();
+    idp.apply({
+      op: 'addGroup',
+      group: {
+        id: 'nested-new',
+        name: 'nested new',
+        description: '',
+        parentId: child.id,
+        created: '2026-01-01T00:00:00Z',
+      },
+    });
+    const added = await scopedThenFull();
+    expect(added.counts.groups.create).toBe(1);
+  }, 120_000);
 });
