@@ -282,18 +282,32 @@ export async function* readFeed(
     yield* walkTree(api, tree, known, max);
   } else if (plan.groups.size > 0) {
     // Doomed: deleted groups and, per the tree, everything below them (checked, not assumed:
-    // a subgroup moved out before its old parent was deleted still exists).
+    // a subgroup moved out before its old parent was deleted still exists). A group found gone
+    // without a delete event of its own went with an ancestor (perhaps one it was moved under in
+    // this window, which the tree does not know yet): what is below it is checked too.
     const kids = childrenOf();
     const check = new Map(plan.groups);
-    const stack = [...plan.deletedGroups];
-    while (stack.length > 0) {
-      const id = stack.pop() as string;
-      for (const c of kids.get(id) ?? []) {
-        if (!check.has(c)) check.set(c, { renamed: false });
-        stack.push(c);
+    const found = new Map<string, unknown>();
+    const below = new Set<string>();
+    let doomed = [...plan.deletedGroups];
+    for (;;) {
+      const stack = [...doomed];
+      while (stack.length > 0) {
+        const id = stack.pop() as string;
+        if (below.has(id)) continue;
+        below.add(id);
+        for (const c of kids.get(id) ?? []) {
+          if (!check.has(c)) check.set(c, { renamed: false });
+          stack.push(c);
+        }
       }
+      const unread = [...check.keys()].filter((id) => !found.has(id));
+      if (unread.length === 0) break;
+      const got = await Promise.all(unread.map(async (id) => [id, await api.group(id)] as const));
+      for (const [id, raw] of got) found.set(id, raw);
+      doomed = got.filter(([id, raw]) => raw === undefined && !below.has(id)).map(([id]) => id);
     }
-    const reads = await Promise.all([...check.keys()].map(async (id) => [id, await api.group(id)] as const));
+    const reads = [...found];
     const removed: string[] = [];
     const relist: string[] = [];
     const upserts: ChangeItem[] = [];

@@ -124,6 +124,24 @@ describe('keycloak feed: named cases', () => {
     expectSameRecords(set, (await full(config, ctxOf())).set);
   });
 
+  it('a group moved under a group deleted later in the window takes its own subgroups with it', async () => {
+    // The tree the cursor knows has the mover elsewhere: only its deletion (found by reading it)
+    // tells that what is below it is gone too.
+    const mover = emu.org.groups.find((g) => emu.org.groups.some((c) => c.parentId === g.id))!;
+    const below = emu.org.groups.filter((c) => c.parentId === mover.id);
+    const doomed = emu.org.groups.find(
+      (g) => g.parentId === null && g.id !== mover.id && g.id !== mover.parentId,
+    )!;
+    const { set, cursor } = await full(config, ctxOf());
+    emu.mutations.moveGroup(mover.id, doomed.id);
+    emu.mutations.removeGroup(doomed.id);
+    expect(emu.org.groups.some((g) => below.some((b) => b.id === g.id))).toBe(false);
+    await feed(config, ctxOf(), set, cursor);
+    expect(set.groups.has(mover.id)).toBe(false);
+    for (const b of below) expect(set.groups.has(b.id), b.name).toBe(false);
+    expectSameRecords(set, (await full(config, ctxOf())).set);
+  });
+
   it('a subgroup move, a parent rename (descendant paths), a disable, a re-created username and a membership move', async () => {
     const { set, cursor } = await full(config, ctxOf());
     const mover = emu.org.groups.find((g) => g.parentId !== null)!;
