@@ -36,7 +36,7 @@ import {
   mirrorTables,
   type MirrorPatch,
 } from '../store/mirror.js';
-import { nestingToHold, type HeldNestEdge, type NestEdge } from './nesting.js';
+import { nestingToHold, type HeldNestEdge } from './nesting.js';
 import { PROBLEM_ROWS_PER_CHECK } from './limits.js';
 import { groupTextFault, STAGE_SCHEMA } from './stage.js';
 import { compileTransforms } from './transform.js';
@@ -177,13 +177,17 @@ export async function planScope(
   const heldAgain: [string, string][] = [];
   if (nesting === 'moved') {
     heldNest = await nestingHolds(pool, mirrorRunId, runId, heldBefore);
-    const { rows: before } = await pool.query<{ parent: string; child: string }>(
-      `SELECT DISTINCT sample->>'group' AS parent, sample->>'member' AS child FROM dirsync.run_problems
+    // The last run's holds, with why (its reason says which), as check.ts worded them.
+    const { rows: before } = await pool.query<HeldNestEdge>(
+      `SELECT DISTINCT sample->>'group' AS parent, sample->>'member' AS child,
+              CASE WHEN reason LIKE '%closes a nesting cycle%' THEN 'cycle' ELSE 'depth' END AS why
+         FROM dirsync.run_problems
         WHERE run_id = $1 AND object_type = 'membership' AND action = 'held'
           AND sample->>'group' IS NOT NULL AND sample->>'member' IS NOT NULL`,
       [previousRun],
     );
-    const key = (e: NestEdge) => `${e.parent}\u0000${e.child}`;
+    // A hold that came, went or changed its reason is reported afresh.
+    const key = (e: HeldNestEdge) => `${e.parent}\u0000${e.child}\u0000${e.why}`;
     const was = new Set(before.map(key));
     const now = new Set(heldNest.map(key));
     for (const e of [...heldNest, ...before]) {
