@@ -133,6 +133,9 @@ describe('google change feed: lag, expiry, failures, push-down', () => {
     const u = emu.org.users.find((x) => !emu.org.members.get(g.id)?.has(x.id))!;
     emu.store.addMember(g.id, u.id);
     emu.store.updateUser(emu.org.users[3]!.id, { givenName: 'Late' });
+    // The next feed's window starts where this one's ends (its start time, in milliseconds): a
+    // feed opened in the same millisecond as the events would still see them.
+    await new Promise((r) => setTimeout(r, 20));
     // The feed runs before the events are visible: it misses them...
     const r1 = await feed(first.set, first.cursor, { feedOverlap: overlap });
     emu.setReportsLag(0);
