@@ -36,28 +36,23 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ret
   return Math.max(jittered, Math.min(retryAfterMs ?? 0, maxMs));
 }
 
-/** At most `max` tasks run at once; the others wait in FIFO order. */
+/**
+ * At most `max` tasks run at once; the others wait in FIFO order. A read may queue thousands of
+ * tasks at once (a group check per group an event names): the limiter listens once per signal,
+ * not once per waiting task, so Node sees no listener leak and an abort still rejects each one.
+ */
 export class Limiter {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ signal: AbortSignal; wake: () => void; fail: (e: unknown) => void }> = [];
+  private readonly watched = new Set<AbortSignal>();
 
   constructor(private readonly max: number) {}
 
   async run<T>(task: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    if (signal.aborted) throw cancelled(signal);
     if (this.active >= this.max) {
-      await new Promise<void>((resolve, reject) => {
-        const wake = () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          const i = this.waiting.indexOf(wake);
-          if (i >= 0) this.waiting.splice(i, 1);
-          reject(cancelled(signal));
-        };
-        this.waiting.push(wake);
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
+      this.watch(signal);
+      await new Promise<void>((wake, fail) => this.waiting.push({ signal, wake, fail }));
     } else {
       this.active++;
     }
@@ -66,9 +61,32 @@ export class Limiter {
     } finally {
       const next = this.waiting.shift();
       // Hand the slot straight to the next waiter, so `active` never over-counts.
-      if (next) next();
+      if (next) next.wake();
       else this.active--;
     }
+  }
+
+  /** Tasks waiting now (tests). */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  private watch(signal: AbortSignal): void {
+    if (this.watched.has(signal)) return;
+    this.watched.add(signal);
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.watched.delete(signal);
+        for (let i = this.waiting.length - 1; i >= 0; i--) {
+          const w = this.waiting[i] as (typeof this.waiting)[number];
+          if (w.signal !== signal) continue;
+          this.waiting.splice(i, 1);
+          w.fail(cancelled(signal));
+        }
+      },
+      { once: true },
+    );
   }
 }
 
