@@ -78,6 +78,18 @@ function outOfScope(scope: Scope, connector: string) {
   };
 }
 
+/** The nesting graph holds are decided on: group-in-group edges between staged groups not held. */
+async function nestingEdges(db: pg.PoolClient, t: StageTables): Promise<{ parent: string; child: string }[]> {
+  const { rows } = await db.query<{ parent: string; child: string }>(
+    `SELECT DISTINCT e.group_id AS parent, e.member_id AS child FROM ${t.edges} e
+      WHERE e.member_is_group
+        AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.group_id)
+        AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.member_id)
+        AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id IN (e.group_id, e.member_id))`,
+  );
+  return rows;
+}
+
 export async function checkSnapshot(
   db: pg.PoolClient,
   t: StageTables,
@@ -131,17 +143,9 @@ export async function checkSnapshot(
     CREATE INDEX ON ${t.edges} (group_id) WHERE member_is_group;
     CREATE UNLOGGED TABLE ${t.heldEdges} (group_id text NOT NULL, member_is_group boolean NOT NULL,
                                           member_id text NOT NULL, reason text NOT NULL);`);
-  const { rows: nest } = scope
-    ? { rows: [] }
-    : await db.query<{ parent: string; child: string }>(
-        `SELECT DISTINCT e.group_id AS parent, e.member_id AS child FROM ${t.edges} e
-      WHERE e.member_is_group
-        AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.group_id)
-        AND EXISTS (SELECT 1 FROM ${t.groups} g WHERE g.external_id = e.member_id)
-        AND NOT EXISTS (SELECT 1 FROM ${t.heldGroups} h WHERE h.external_id IN (e.group_id, e.member_id))`,
-      );
-  // In scope, scope.ts decided the holds over the whole nesting graph when the feed moved it.
-  const heldNest = scope ? (scope.heldNest ?? []) : nestingToHold(nest);
+  // In scope, scope.ts carries the last apply's holds, or decides them again over the whole
+  // nesting graph when the feed moved it.
+  const heldNest = scope ? scope.heldNest : nestingToHold(await nestingEdges(db, t));
   if (heldNest.length > 0) {
     await db.query(
       `INSERT INTO ${t.heldEdges} (group_id, member_is_group, member_id, reason)
@@ -156,17 +160,6 @@ export async function checkSnapshot(
         heldNest.map((e) => e.why),
         MAX_NESTING_DEPTH,
       ],
-    );
-  }
-  if (scope && scope.heldNest === null) {
-    // Nesting is as the last apply found it, so the edges it held are still the ones to hold.
-    await db.query(
-      `INSERT INTO ${t.heldEdges} (group_id, member_is_group, member_id, reason)
-       SELECT DISTINCT ON (sample->>'group', sample->>'member') sample->>'group', true, sample->>'member', reason
-         FROM dirsync.run_problems
-        WHERE run_id = $1 AND object_type = 'membership' AND action = 'held'
-          AND sample->>'group' IS NOT NULL AND sample->>'member' IS NOT NULL`,
-      [scope.previousRun],
     );
   }
   await db.query(`ANALYZE ${t.heldEdges}`);
@@ -498,36 +491,20 @@ export async function checkSnapshot(
     db,
     `SELECT count(*) AS n FROM ${t.edgeProblems} WHERE object_type = 'membership'`,
   );
-  const unidentified = await count(
-    db,
-    `SELECT count(*) AS n FROM ${t.edgeProblems} WHERE object_type <> 'membership' AND NOT held`,
-  );
   await db.query(`ANALYZE ${t.finalUsers}; ANALYZE ${t.finalGroups}; ANALYZE ${t.finalEdges}`);
-  if (scope) {
-    const problems = await count(db, `SELECT count(*) AS n FROM dirsync.run_problems WHERE run_id = $1`, [
-      run,
-    ]);
-    return {
-      heldUsers,
-      heldGroups,
-      heldEdges,
-      skippedEdges: skippedEdges + edgeProblems,
-      users,
-      groups,
-      edges,
-      problems,
-    };
-  }
-  return {
-    heldUsers,
-    heldGroups,
-    heldEdges,
-    skippedEdges: skippedEdges + edgeProblems,
-    users,
-    groups,
-    edges,
-    problems: heldUsers + heldGroups + heldEdges + skippedEdges + edgeProblems + unidentified,
-  };
+  const skipped = skippedEdges + edgeProblems;
+  // In scope, the problems include those carried over from the last run: count the rows written.
+  const problems = scope
+    ? await count(db, `SELECT count(*) AS n FROM dirsync.run_problems WHERE run_id = $1`, [run])
+    : heldUsers +
+      heldGroups +
+      heldEdges +
+      skipped +
+      (await count(
+        db,
+        `SELECT count(*) AS n FROM ${t.edgeProblems} WHERE object_type <> 'membership' AND NOT held`,
+      ));
+  return { heldUsers, heldGroups, heldEdges, skippedEdges: skipped, users, groups, edges, problems };
 }
 
 /**

@@ -67,10 +67,10 @@ export interface Scope {
    */
   after: { users: number | null; memberships: number | null };
   /**
-   * Nesting edges to hold, decided over the whole nesting graph of the patched mirror, when the
-   * feed moved nesting (null: nesting is as the last apply found it, and its holds stand).
+   * Nesting edges to hold: the last apply's, or, when the feed moved nesting, decided again over
+   * the whole nesting graph of the patched mirror.
    */
-  heldNest: HeldNestEdge[] | null;
+  heldNest: HeldNestEdge[];
   /** The mirror the scope is read from, and the run's delta that patches it. */
   mirrorRunId: number;
   deltaRunId: number;
@@ -138,26 +138,38 @@ export async function planScope(
     [previousRun],
   );
   if (idless[0]?.any) return no('the last apply held a record whose id cannot be stored');
-  const { rows: heldBefore } = await pool.query<{ id: string }>(
-    `SELECT DISTINCT external_id AS id FROM dirsync.run_problems
-      WHERE run_id = $1 AND object_type = 'group' AND external_id IS NOT NULL`,
+  // What the last apply reported: held and skipped records, and the nesting edges it held (with
+  // why: its reason says which, as check.ts worded it).
+  const { rows: held } = await pool.query<{
+    object_type: string;
+    external_id: string;
+    action: string;
+    parent: string | null;
+    child: string | null;
+    cycle: boolean;
+  }>(
+    `SELECT object_type, external_id, action, sample->>'group' AS parent, sample->>'member' AS child,
+            reason LIKE '%closes a nesting cycle%' AS cycle
+       FROM dirsync.run_problems WHERE run_id = $1 AND external_id IS NOT NULL`,
     [previousRun],
   );
+  const heldBefore = [...new Set(held.filter((h) => h.object_type === 'group').map((h) => h.external_id))];
+  const nestBefore = new Map<string, HeldNestEdge>();
+  for (const h of held) {
+    if (h.object_type !== 'membership' || h.action !== 'held' || h.parent === null || h.child === null)
+      continue;
+    nestBefore.set(`${h.parent}\u0000${h.child}`, {
+      parent: h.parent,
+      child: h.child,
+      why: h.cycle ? 'cycle' : 'depth',
+    });
+  }
   const heldMayChange = mayChangeHeld(cfg, patch, heldBefore);
   const nesting = await nestingChange(pool, mirrorRunId, runId, heldMayChange.map(mirrorId));
   if (nesting === 'held') {
     return no('a group taking part in nesting may become held or released, which changes the nesting graph');
   }
 
-  const { rows: held } = await pool.query<{
-    object_type: string;
-    external_id: string;
-    member: string | null;
-  }>(
-    `SELECT object_type, external_id, sample->>'member' AS member FROM dirsync.run_problems
-      WHERE run_id = $1 AND external_id IS NOT NULL`,
-    [previousRun],
-  );
   const users = new Set<string>();
   const groups = new Set<string>();
   const lists = new Set<string>();
@@ -170,22 +182,14 @@ export async function planScope(
   for (const g of heldMayChange) lists.add(g);
   for (const g of await newGroups(pool, mirrorRunId, runId)) lists.add(g);
 
-  // Nesting moved: its holds are decided again over the whole nesting graph (small: group-in-group
-  // edges only), and every edge whose hold changed is decided again, with its parent group (which
-  // reports it).
-  let heldNest: HeldNestEdge[] | null = null;
+  // Nesting as the last apply found it keeps its holds. Nesting moved: its holds are decided again
+  // over the whole nesting graph (small: group-in-group edges only), and every edge whose hold
+  // changed is decided again, with its parent group (which reports it).
+  const before = [...nestBefore.values()];
+  let heldNest = before;
   const heldAgain: [string, string][] = [];
   if (nesting === 'moved') {
     heldNest = await nestingHolds(pool, mirrorRunId, runId, heldBefore);
-    // The last run's holds, with why (its reason says which), as check.ts worded them.
-    const { rows: before } = await pool.query<HeldNestEdge>(
-      `SELECT DISTINCT sample->>'group' AS parent, sample->>'member' AS child,
-              CASE WHEN reason LIKE '%closes a nesting cycle%' THEN 'cycle' ELSE 'depth' END AS why
-         FROM dirsync.run_problems
-        WHERE run_id = $1 AND object_type = 'membership' AND action = 'held'
-          AND sample->>'group' IS NOT NULL AND sample->>'member' IS NOT NULL`,
-      [previousRun],
-    );
     // A hold that came, went or changed its reason is reported afresh.
     const key = (e: HeldNestEdge) => `${e.parent}\u0000${e.child}\u0000${e.why}`;
     const was = new Set(before.map(key));
@@ -270,8 +274,8 @@ export async function planScope(
  * what it was to the nesting graph: Google, for one, changes a group's record
  * (`directMembersCount`) with every member it gains or loses.
  */
-function mayChangeHeld(cfg: ConnectorConfig, patch: MirrorPatch, heldBefore: { id: string }[]): string[] {
-  const before = new Set(heldBefore.map((h) => h.id));
+function mayChangeHeld(cfg: ConnectorConfig, patch: MirrorPatch, heldBefore: string[]): string[] {
+  const before = new Set(heldBefore);
   const transformer = compileTransforms(cfg.transform);
   const out: string[] = [];
   for (const o of patch.objects) {
@@ -339,7 +343,7 @@ async function nestingHolds(
   pool: pg.Pool,
   mirrorRunId: number,
   runId: number,
-  heldBefore: { id: string }[],
+  heldBefore: string[],
 ): Promise<HeldNestEdge[]> {
   const m = mirrorTables(mirrorRunId);
   const x = mirrorStageTables(runId);
@@ -359,7 +363,7 @@ async function nestingHolds(
      SELECT e.group_id AS parent, e.member_id AS child FROM edges_now e
       WHERE e.group_id IN (SELECT external_id FROM groups_now) AND e.member_id IN (SELECT external_id FROM groups_now)
         AND e.group_id <> ALL($1::text[]) AND e.member_id <> ALL($1::text[])`,
-    [heldBefore.map((h) => mirrorId(h.id))],
+    [heldBefore.map(mirrorId)],
   );
   // An id Postgres cannot store is no directory group (stage.ts reports its record).
   const edges = rows
