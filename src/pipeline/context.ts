@@ -11,7 +11,7 @@ import { emptyStats, type Connector, type SourceStats } from '../../connectors/t
 import type { ConnectorConfig } from '../../config/schema.js';
 import { DirsyncError, toDirsyncError } from '../errors.js';
 import { rootLogger } from '../logger.js';
-import { isTransientDatabaseError } from '../store/db.js';
+import { createRunPool, isTransientDatabaseError } from '../store/db.js';
 import { directoryVersion, lockKeySql, RUN_LOCK } from './apply.js';
 import type { CheckCounts } from './check.js';
 import { emptyCounts, type ChangeCounts } from './diff.js';
@@ -130,6 +130,7 @@ export class RunContext {
 
   private constructor(
     readonly opts: RunSyncOptions,
+    /** The run's own connections, named after it (createRunPool); `opts.pool` is the shared one. */
     readonly pool: pg.Pool,
     readonly cfg: ConnectorConfig,
     readonly connector: Connector,
@@ -154,8 +155,9 @@ export class RunContext {
     await reapAbandonedRuns(pool, { connector: cfg.name });
     await supersedeHeldRuns(pool, { connector: cfg.name });
     const lockClient = await pool.connect();
-    const { rows } = await lockClient.query<{ ok: boolean }>(
-      `SELECT pg_try_advisory_lock(${RUN_LOCK}, ${lockKeySql}) AS ok`,
+    const { rows } = await lockClient.query<{ ok: boolean; version: number }>(
+      `SELECT pg_try_advisory_lock(${RUN_LOCK}, ${lockKeySql}) AS ok,
+              current_setting('server_version_num')::int AS version`,
       [cfg.name],
     );
     if (!rows[0]?.ok) {
@@ -186,8 +188,12 @@ export class RunContext {
     const onOuterAbort = () =>
       abort.abort(opts.signal?.reason ?? new DirsyncError('DIRSYNC_E_RUN_CANCELLED'));
     opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    let runPool: pg.Pool | undefined;
     const release = async () => {
       clearTimeout(timer);
+      // The run's own connections close first: once the lock is free the run may be reaped, and
+      // the reaper waits for exactly these.
+      await runPool?.end().catch(() => {});
       opts.signal?.removeEventListener('abort', onOuterAbort);
       if (lockLost) {
         lockClient.release(lockLost);
@@ -211,9 +217,10 @@ export class RunContext {
         worker: opts.job?.worker,
       });
       const baseVersion = await directoryVersion(pool, cfg.name, cfg.kind);
+      runPool = createRunPool(pool, runId, rows[0].version);
       const ctx = new RunContext(
         opts,
-        pool,
+        runPool,
         cfg,
         opts.connector ?? connectorFor(cfg.kind),
         runId,

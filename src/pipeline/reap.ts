@@ -12,8 +12,15 @@
  * One statement, so it cannot race a run starting: a run takes the lock before inserting its row,
  * so every row visible to this statement's snapshot already had its lock taken, and pg_locks is
  * read after that snapshot. A row that finishes meanwhile is re-checked by the UPDATE.
+ *
+ * A free lock is not yet enough. A SIGKILLed process's idle lock session ends at once, but a
+ * statement it had sent on another connection runs on (a CI soak caught one creating a staging
+ * table after the reaper had dropped the run's tables). Such a statement runs under the run's
+ * own application_name (createRunPool), so a run is abandoned only once no backend of that name
+ * is left; with client_connection_check_interval that takes about a second.
  */
 import type pg from 'pg';
+import { RUN_APPLICATION_PREFIX } from '../store/db.js';
 import { RUN_LOCK, lockKeySql } from './apply.js';
 import { dropStageTables } from './stage.js';
 
@@ -45,8 +52,11 @@ export async function reapAbandonedRuns(
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
              AND l.classid = ${RUN_LOCK}::oid
              AND l.objid = (${rowLockKey})::oid)
+        AND NOT EXISTS (
+          SELECT 1 FROM pg_stat_activity a
+           WHERE a.datname = current_database() AND a.application_name = $2 || r.id)
       RETURNING r.id, r.connector, r.job_id`,
-    [opts.connector ?? null],
+    [opts.connector ?? null, RUN_APPLICATION_PREFIX],
   );
   for (const r of rows) await dropStageTables(pool, Number(r.id));
   return rows.map((r) => ({ id: Number(r.id), connector: r.connector, jobId: r.job_id }));

@@ -48,21 +48,60 @@ function sessionOptions(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function createPool(url = databaseUrl(), max = 6): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max,
-    application_name: 'dirsync',
-    options: sessionOptions(),
-  });
-  // A client losing its connection (a database restart sends 57P01 to every session) emits
-  // 'error'; without a listener that kills the process. The pool listens for idle clients only, so
-  // every client gets its own listener for the time it is checked out: the next query on it fails
-  // with the error instead, and pg-pool discards the broken client.
+  return quiet(
+    new pg.Pool({
+      connectionString: url,
+      max,
+      application_name: 'dirsync',
+      options: sessionOptions(),
+    }),
+  );
+}
+
+/**
+ * A client losing its connection (a database restart sends 57P01 to every session) emits 'error';
+ * without a listener that kills the process. The pool listens for idle clients only, so every
+ * client gets its own listener for the time it is checked out: the next query on it fails with the
+ * error instead, and pg-pool discards the broken client.
+ */
+function quiet(pool: pg.Pool): pg.Pool {
   pool.on('error', () => {});
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
   return pool;
+}
+
+/** Prefix of the `application_name` of every connection that works for a run: "dirsync run 42". */
+export const RUN_APPLICATION_PREFIX = 'dirsync run ';
+
+/** The `application_name` of every connection that works for run `runId` (see {@link createRunPool}). */
+export function runApplicationName(runId: number): string {
+  return `${RUN_APPLICATION_PREFIX}${runId}`;
+}
+
+/**
+ * The connections one run works on: the shared pool's settings, named after the run.
+ *
+ * Why a run has its own: a process killed with SIGKILL leaves the statements it had sent running
+ * on the server, and one of them may still create a staging table after the run's lock is gone.
+ * Whoever reaps the run must wait for them, so it must be able to see them: pg_stat_activity
+ * lists them under the run's name (which also tells an operator which run a busy backend serves).
+ * With `client_connection_check_interval` (Postgres 14+) such a statement notices its client is
+ * gone within a second and is cancelled instead of running to its end.
+ */
+export function createRunPool(shared: pg.Pool, runId: number, serverVersionNum: number): pg.Pool {
+  const base = shared.options;
+  const checkClient = serverVersionNum >= 140000 ? ' -c client_connection_check_interval=1000' : '';
+  return quiet(
+    new pg.Pool({
+      ...base,
+      // A run holds at most this many at once besides its lock (see CONNECTIONS_PER_RUN).
+      max: CONNECTIONS_PER_RUN - 1,
+      application_name: runApplicationName(runId),
+      options: `${base.options ?? ''}${checkClient}`.trim(),
+    }),
+  );
 }
 
 /**

@@ -6,9 +6,13 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { RUN_LOCK } from '../../src/pipeline/apply.js';
 import { approveRun } from '../../src/pipeline/approve.js';
+import { reapAbandonedRuns } from '../../src/pipeline/reap.js';
+import { createRun } from '../../src/pipeline/record.js';
+import { runApplicationName } from '../../src/store/db.js';
 import { useTestDatabase } from '../helpers/db.js';
 import { fileSource, runRow, sync, tempDir, users } from '../helpers/snapshot.js';
 
@@ -27,6 +31,18 @@ async function stageTableCount(runId: number): Promise<number> {
   );
   return rows[0].n;
 }
+
+/** Backends working for run `runId` (in `state`, if given). */
+async function runBackends(runId: number, state?: string): Promise<number> {
+  const { rows } = await db().pool.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name = $1 AND ($2::text IS NULL OR state = $2)`,
+    [runApplicationName(runId), state ?? null],
+  );
+  return rows[0].n;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a run whose process is gone', () => {
   it('a CLI run killed with SIGKILL mid-fetch is closed by the next CLI run, with its staging tables', async () => {
@@ -63,6 +79,8 @@ describe('a run whose process is gone', () => {
     }
     expect(runId).toBeGreaterThan(0);
     expect(await stageTableCount(runId)).toBeGreaterThan(0);
+    // The run works on connections named after it, so a reaper can tell when they are all gone.
+    expect(await runBackends(runId)).toBeGreaterThan(0);
     const exited = new Promise((r) => cli.once('exit', r));
     cli.kill('SIGKILL');
     await exited;
@@ -83,6 +101,50 @@ describe('a run whose process is gone', () => {
     expect(row.error_code).toBe('DIRSYNC_E_RUN_CANCELLED');
     expect(await stageTableCount(runId)).toBe(0);
   }, 60_000);
+});
+
+describe('a statement a killed run left running', () => {
+  it('keeps the run from being reaped until it is gone, so it cannot create a table after the drop', async () => {
+    const runId = await createRun(db().pool, {
+      connector: name,
+      kind: 'file',
+      trigger: 'cli',
+      dryRun: false,
+    });
+    // What a SIGKILLed run leaves on the server: its lock session ended at once (no lock is held
+    // here), but a statement it sent on one of its run connections is still creating a table.
+    const orphan = new pg.Client({
+      connectionString: db().url,
+      application_name: runApplicationName(runId),
+      options: '-c client_connection_check_interval=1000',
+    });
+    orphan.on('error', () => {});
+    await orphan.connect();
+    const statement = orphan
+      .query(
+        `CREATE UNLOGGED TABLE dirsync_stage.r${runId}_hu AS
+           SELECT g FROM generate_series(1, 3) g, pg_sleep(4)`,
+      )
+      .catch(() => 'cut');
+    for (let i = 0; i < 50 && (await runBackends(runId, 'active')) === 0; i++) await sleep(20);
+    expect(await runBackends(runId, 'active')).toBe(1);
+
+    expect((await reapAbandonedRuns(db().pool, { connector: name })).map((r) => r.id)).not.toContain(runId);
+    expect((await runRow(db().pool, runId)).status).toBe('running');
+
+    // The process dies: its socket closes mid-statement.
+    (orphan as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await statement;
+    let reaped = false;
+    for (let i = 0; i < 100 && !reaped; i++) {
+      reaped = (await reapAbandonedRuns(db().pool, { connector: name })).some((r) => r.id === runId);
+      if (!reaped) await sleep(100);
+    }
+    expect(reaped).toBe(true);
+    expect(await runBackends(runId)).toBe(0);
+    expect(await stageTableCount(runId)).toBe(0);
+    expect((await runRow(db().pool, runId)).status).toBe('failed');
+  }, 30_000);
 });
 
 describe('held runs that can no longer be approved', () => {
