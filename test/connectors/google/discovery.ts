@@ -5,7 +5,6 @@
  * Format: https://developers.google.com/discovery/v1/reference/apis
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { specPath } from '../../helpers/specs.js';
 
 export interface DiscoverySchema {
@@ -27,13 +26,9 @@ export interface DiscoveryDocument {
   >;
 }
 
-/**
- * An official spec file, kept next to the repository (`../shared/idp-specs`); a checkout elsewhere
- * (a git worktree) points `DIRSYNC_IDP_SPECS` at the specs folder.
- */
+/** An official Google spec file (see specPath). */
 export function googleSpec(file: string): string {
-  const dir = process.env.DIRSYNC_IDP_SPECS;
-  return dir ? join(dir, 'google', file) : specPath(`google/${file}`);
+  return specPath(`google/${file}`);
 }
 
 /** The Directory API discovery document. */
