@@ -22,7 +22,7 @@
 import type pg from 'pg';
 import { RUN_APPLICATION_PREFIX } from '../store/db.js';
 import { RUN_LOCK, lockKeySql } from './apply.js';
-import { dropStageTables } from './stage.js';
+import { dropStageTables, dropStaleStageTables } from './stage.js';
 
 /** The lock key of the row's connector, exactly as the pipeline computes it. */
 const rowLockKey = lockKeySql.replace('$1', 'r.connector');
@@ -33,7 +33,10 @@ export interface ReapedRun {
   jobId: string | null;
 }
 
-/** Marks `running` rows whose run lock nobody holds as failed, and drops their staging tables. */
+/**
+ * Marks `running` rows whose run lock nobody holds as failed, and drops their staging tables, and
+ * those any finished run left behind (dropStaleStageTables).
+ */
 export async function reapAbandonedRuns(
   pool: pg.Pool,
   opts: { connector?: string } = {},
@@ -59,6 +62,7 @@ export async function reapAbandonedRuns(
     [opts.connector ?? null, RUN_APPLICATION_PREFIX],
   );
   for (const r of rows) await dropStageTables(pool, Number(r.id));
+  await dropStaleStageTables(pool);
   return rows.map((r) => ({ id: Number(r.id), connector: r.connector, jobId: r.job_id }));
 }
 

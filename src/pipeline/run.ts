@@ -9,7 +9,6 @@ import { evaluate } from './evaluate.js';
 import { planRead } from './mode.js';
 import { readSnapshot } from './read.js';
 import { settle } from './settle.js';
-import { dropStaleStageTables } from './stage.js';
 
 export {
   classifyRunError,
@@ -23,7 +22,6 @@ export {
 export async function runSync(opts: RunSyncOptions): Promise<RunSummary> {
   const ctx = await RunContext.start(opts);
   try {
-    await dropStaleStageTables(ctx.pool);
     const plan = await planRead(ctx);
     const read = await readSnapshot(ctx, plan);
     const evaluation = await evaluate(ctx, read);

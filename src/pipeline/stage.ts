@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import { startCopy, type CopyWriter } from '../store/copy.js';
+import { RUN_APPLICATION_PREFIX } from '../store/db.js';
 import type { SourceEdge, SourceProblem } from '../../connectors/types.js';
 import { recordTextFault, reportableJson, reportableText, textFault } from './text.js';
 import type { TransformedGroup, TransformedUser } from './transform.js';
@@ -78,18 +79,21 @@ export async function dropStageTables(pool: pg.Pool | pg.PoolClient, runId: numb
 }
 
 /**
- * Drops staging tables left by runs that are no longer running or held (a killed worker leaves
- * them behind). Tables of runs still running elsewhere are left alone.
+ * Drops staging tables left by runs that are no longer running or held: a process killed between
+ * its apply's COMMIT and its cleanup leaves a finished run's tables behind. Tables of runs still
+ * running elsewhere are left alone, and so are those of a run some backend still works for (a
+ * killed process's statement may still be creating one: see reap.ts).
  */
 export async function dropStaleStageTables(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ run_id: string }>(
-    `SELECT DISTINCT substring(t.tablename from '^r(\\d+)_')::bigint AS run_id
-       FROM pg_tables t
-      WHERE t.schemaname = $1
-        AND NOT EXISTS (SELECT 1 FROM dirsync.runs r
-                         WHERE r.id = substring(t.tablename from '^r(\\d+)_')::bigint
-                           AND r.status IN ('running', 'needs_approval'))`,
-    [STAGE_SCHEMA],
+    `SELECT DISTINCT s.run_id
+       FROM (SELECT substring(t.tablename from '^r(\\d+)_')::bigint AS run_id
+               FROM pg_tables t WHERE t.schemaname = $1) s
+      WHERE NOT EXISTS (SELECT 1 FROM dirsync.runs r
+                         WHERE r.id = s.run_id AND r.status IN ('running', 'needs_approval'))
+        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                         WHERE a.datname = current_database() AND a.application_name = $2 || s.run_id)`,
+    [STAGE_SCHEMA, RUN_APPLICATION_PREFIX],
   );
   for (const r of rows) await dropStageTables(pool, Number(r.run_id));
   return rows.length;

@@ -147,6 +147,30 @@ describe('a statement a killed run left running', () => {
   }, 30_000);
 });
 
+describe('a finished run whose process died before its cleanup', () => {
+  it('has its tables dropped by the housekeeping of any process, once no backend works for it', async () => {
+    const src = fileSource({}, name);
+    src.write({ users: users(3) });
+    const done = await sync(db().pool, src.config);
+    expect(done.status).toBe('succeeded');
+    // What a SIGKILL between the apply's COMMIT and the cleanup leaves: a succeeded run's tables.
+    await db().pool.query(`CREATE TABLE dirsync_stage.r${done.runId}_xo (x int)`);
+    // While a backend still works for the run, its tables stay.
+    const straggler = new pg.Client({
+      connectionString: db().url,
+      application_name: runApplicationName(done.runId),
+    });
+    await straggler.connect();
+    await reapAbandonedRuns(db().pool);
+    expect(await stageTableCount(done.runId)).toBe(1);
+    await straggler.end();
+    for (let i = 0; i < 50 && (await runBackends(done.runId)) > 0; i++) await sleep(20);
+    await reapAbandonedRuns(db().pool);
+    expect(await stageTableCount(done.runId)).toBe(0);
+    expect((await runRow(db().pool, done.runId)).status).toBe('succeeded');
+  });
+});
+
 describe('held runs that can no longer be approved', () => {
   it('are marked superseded, with their tables dropped, once a newer run applies', async () => {
     const src = fileSource({ guard: { minRemovals: 0, users: { maxCount: 2, maxPercent: 100 } } }, name);
