@@ -444,8 +444,17 @@ async function main(): Promise<number> {
         outcome = 'failed:pg-restart';
 
       if (run?.status === 'succeeded') {
+        const next = await applicableTruth(pool, Number(run.id), truthNow, expected, corrupted);
         // Guard: an applied run never removes more than the limits (deactivations count as removals).
+        // The users base is what a run can take away: the active users, and the inactive ones it
+        // removes (deleteAfter is 0s here, so a removed user is one gone from the directory).
         const c = run.counts;
+        const idOf = (key: string) => key.slice(0, key.indexOf('|'));
+        const remaining = new Set([...next.users].map(idOf));
+        const activeBefore = [...expected.users].filter((u) => u.endsWith('|true')).length;
+        const inactiveGone = [...expected.users].filter(
+          (u) => u.endsWith('|false') && !remaining.has(idOf(u)),
+        ).length;
         const checkLimit = (kind: 'users' | 'groups' | 'memberships', removals: number, existing: number) => {
           const l = GUARD[kind];
           const overCount = removals > l.maxCount;
@@ -456,14 +465,10 @@ async function main(): Promise<number> {
               `guard: ${removals} ${kind} removed of ${existing} without approval (run ${run.id})`,
             );
         };
-        checkLimit(
-          'users',
-          (c.users?.deactivate ?? 0) + (c.users?.delete ?? 0),
-          [...expected.users].filter((u) => u.endsWith('|true')).length || expected.users.size,
-        );
+        checkLimit('users', (c.users?.deactivate ?? 0) + (c.users?.delete ?? 0), activeBefore + inactiveGone);
         checkLimit('groups', c.groups?.delete ?? 0, expected.groups.size);
         checkLimit('memberships', c.memberships?.remove ?? 0, expected.memberships.size);
-        expected = await applicableTruth(pool, Number(run.id), truthNow, expected, corrupted);
+        expected = next;
       }
       if (run?.status === 'needs_approval') {
         // The scenario's admin: approve or reject (and then repair the IdP). A held run that says

@@ -158,7 +158,10 @@ const limitSchema = (maxCount: number, maxPercent: number) =>
     .object({
       /** Most removals allowed in one run. */
       maxCount: z.number().int().min(0).default(maxCount),
-      /** Most removals allowed, as a percentage of what the directory holds now. */
+      /**
+       * Most removals allowed, as a percentage of what the directory holds now. For users: of its
+       * active users plus the inactive ones the run removes (disabled accounts do not dilute it).
+       */
       maxPercent: z.number().min(0).max(100).default(maxPercent),
     })
     .strict()

@@ -37,12 +37,24 @@ export interface DiffResult {
    * IdP now says are inactive (active → inactive for any reason: disabled, suspended, ...).
    */
   userRemovals: number;
+  /**
+   * Of `userRemovals`, those of users who were already inactive (a disabled account that leaves
+   * the IdP). The users limit is a share of the users a run could take away: the active ones, and
+   * the inactive ones it does remove (see guard.ts).
+   */
+  inactiveUserRemovals: number;
   groupRemovals: number;
   membershipRemovals: number;
-  /** What the directory holds now, for percentage thresholds. */
-  existing: { users: number; groups: number; memberships: number };
-  /** Users not missing once this diff applies (recorded for the next run in scope). */
+  /** What the directory holds now: users not missing, of them the active ones, groups, memberships. */
+  existing: { users: number; activeUsers: number; groups: number; memberships: number };
+  /** Users not missing, and active users, once this diff applies (recorded for the next run in scope). */
   usersAfter: number;
+  activeUsersAfter: number;
+  /**
+   * Memberships once this diff applies. Not just `existing + add - remove`: a deleted group or
+   * user takes along, by cascade, edges the diff keeps (a held cycle edge, a held group's edge).
+   */
+  membershipsAfter: number;
   /**
    * Object types of which the snapshot has unreadable records: the snapshot may lack objects of
    * that type that the IdP has, so absence proves nothing (see guard.ts).
@@ -158,7 +170,7 @@ export async function diffSnapshot(
 
   // Fresh tables have no statistics: without them the planner guesses nested loops for apply.
   await db.query(`ANALYZE ${t.diffUsers}; ANALYZE ${t.diffGroups}; ANALYZE ${t.diffEdges}`);
-  return summarize(db, t, cfg, scope?.after ?? { users: null, memberships: null });
+  return summarize(db, t, cfg, scope?.after ?? { users: null, activeUsers: null, memberships: null });
 }
 
 /** Keeps a live edge the snapshot does not select: of a held object, or a held (cycle) edge. */
@@ -372,7 +384,7 @@ async function summarize(
   t: StageTables,
   cfg: ConnectorConfig,
   /** What the directory holds, when known without counting (Scope.after). */
-  known: { users: number | null; memberships: number | null },
+  known: Scope['after'],
 ): Promise<DiffResult> {
   const c = cfg.name;
 
@@ -382,10 +394,16 @@ async function summarize(
      UNION ALL SELECT 'memberships', op, count(*), count(*) FILTER (WHERE op = 'remove') FROM ${t.diffEdges} GROUP BY op`,
   );
   // Users not missing once this diff applies: created ones and returning missing ones join them,
-  // removals (missing from now on, or deleted while not missing) leave.
-  const { rows: moved } = await db.query<{ n: string }>(
+  // removals (missing from now on, or deleted while not missing) leave. Active users: created
+  // active ones and reactivated ones join them; removals of active users leave (a deactivation's
+  // `before` holds `active: true`; a user going missing has its whole record there).
+  const { rows: moved } = await db.query<{ n: string; active: string; inactive_removals: string }>(
     `SELECT count(*) FILTER (WHERE op = 'create') + count(*) FILTER (WHERE NOT missing AND before->>'missing' = 'true')
-            - count(*) FILTER (WHERE removal) AS n
+            - count(*) FILTER (WHERE removal) AS n,
+            count(*) FILTER (WHERE op = 'create' AND active) + count(*) FILTER (WHERE op = 'reactivate')
+            - count(*) FILTER (WHERE (removal OR op = 'deactivate') AND before->>'active' = 'true') AS active,
+            count(*) FILTER (WHERE (removal OR op = 'deactivate') AND before->>'active' IS DISTINCT FROM 'true')
+              AS inactive_removals
        FROM ${t.diffUsers}`,
   );
   const counts = emptyCounts();
@@ -394,14 +412,30 @@ async function summarize(
     (counts[r.object as keyof ChangeCounts] as Record<string, number>)[r.op] = Number(r.n);
     removals[r.object as keyof typeof removals] += Number(r.removals);
   }
-  const { rows: ex } = await db.query<{ users: string; groups: string; memberships: string }>(
-    `SELECT coalesce($3::bigint, (SELECT count(*) FROM dirsync.users WHERE connector = $1 AND missing_since IS NULL)) AS users,
+  const { rows: ex } = await db.query<{ users: string; active: string; groups: string; memberships: string }>(
+    `WITH counted AS (
+       SELECT count(*) AS users, count(*) FILTER (WHERE active) AS active
+         FROM dirsync.users WHERE connector = $1 AND missing_since IS NULL
+          AND ($3::bigint IS NULL OR $4::bigint IS NULL))
+     SELECT coalesce($3::bigint, (SELECT users FROM counted)) AS users,
+            coalesce($4::bigint, (SELECT active FROM counted)) AS active,
             (SELECT count(*) FROM dirsync.groups WHERE connector = $1) AS groups,
             coalesce($2::bigint, (SELECT count(*) FROM dirsync.group_members m JOIN dirsync.groups g ON g.id = m.group_id
                                    WHERE g.connector = $1)) AS memberships`,
-    [c, known.memberships, known.users],
+    [c, known.memberships, known.users, known.activeUsers],
   );
-  const e = ex[0] as { users: string; groups: string; memberships: string };
+  const e = ex[0] as { users: string; active: string; groups: string; memberships: string };
+  // Edges the deletions take along that the diff does not remove itself (see membershipsAfter).
+  const { rows: cascade } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM dirsync.group_members m
+      WHERE (m.group_id IN (SELECT id FROM ${t.diffGroups} WHERE op = 'delete')
+             OR m.member_group_id IN (SELECT id FROM ${t.diffGroups} WHERE op = 'delete')
+             OR m.user_id IN (SELECT id FROM ${t.diffUsers} WHERE op = 'delete'))
+        AND NOT EXISTS (SELECT 1 FROM ${t.diffEdges} d
+                         WHERE d.op = 'remove' AND d.group_pk = m.group_id
+                           AND d.member_pk = coalesce(m.user_id, m.member_group_id)
+                           AND d.member_is_group = (m.member_group_id IS NOT NULL))`,
+  );
 
   const unreadable: DiffResult['unreadable'] = {};
   const { rows: bad } = await db.query<{ object_type: string; n: string; example: string }>(
@@ -456,9 +490,18 @@ async function summarize(
     })),
     counts,
     userRemovals: removals.users,
+    inactiveUserRemovals: Number(moved[0]?.inactive_removals ?? 0),
     groupRemovals: removals.groups,
     membershipRemovals: removals.memberships,
-    existing: { users: Number(e.users), groups: Number(e.groups), memberships: Number(e.memberships) },
+    existing: {
+      users: Number(e.users),
+      activeUsers: Number(e.active),
+      groups: Number(e.groups),
+      memberships: Number(e.memberships),
+    },
     usersAfter: Number(e.users) + Number(moved[0]?.n ?? 0),
+    activeUsersAfter: Number(e.active) + Number(moved[0]?.active ?? 0),
+    membershipsAfter:
+      Number(e.memberships) + counts.memberships.add - counts.memberships.remove - Number(cascade[0]?.n ?? 0),
   };
 }

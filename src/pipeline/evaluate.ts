@@ -55,7 +55,8 @@ export async function evaluate(ctx: RunContext, read: ReadResult): Promise<Evalu
     // What the directory holds once this diff applies: the next run in scope reads it from here.
     ctx.addFigures({
       directory_users: diff.usersAfter,
-      directory_memberships: diff.existing.memberships + m.add - m.remove,
+      directory_active_users: diff.activeUsersAfter,
+      directory_memberships: diff.membershipsAfter,
     });
     if (read.scope) {
       // In scope only the scope's edges were staged: the directory's count is the last one, moved.

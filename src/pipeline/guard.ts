@@ -12,6 +12,10 @@
  * Limits per kind: more than `maxCount` removals holds the run; so does more than `maxPercent` of
  * what the directory holds, once the run removes at least `minRemovals` of that kind (fewer removals
  * than `minRemovals` never trip a percentage: one leaver in a directory of five is not an incident).
+ * For users, "what the directory holds" is what a run can take away: its active users, plus the
+ * inactive ones this run removes. Counting every present user instead let accounts that were
+ * already disabled dilute a mass suspension: with 130 of 152 users suspended, suspending 19 of the
+ * 22 left was "12.5%" and applied (the fault soak found it).
  * Per group: a group of at least `groupMembers.minMembers` direct members losing more than
  * `groupMembers.maxPercent` of them holds the run, however small that is against all memberships
  * (a group that is deleted is left to the groups limit).
@@ -32,6 +36,8 @@ export interface GuardTrip {
 }
 
 const pct = (part: number, whole: number) => ((part * 100) / whole).toFixed(1);
+const usersOf = (inactive: number) =>
+  inactive > 0 ? ` users (the active ones, and ${inactive} inactive this run removes)` : ' active users';
 
 export function evaluateGuard(diff: DiffResult, finalUsers: number, cfg: ConnectorConfig): GuardTrip[] {
   const trips: GuardTrip[] = [];
@@ -44,8 +50,10 @@ export function evaluateGuard(diff: DiffResult, finalUsers: number, cfg: Connect
       rule: 'the snapshot (after filters) has no users but the directory has',
     });
   }
+  const inactive = diff.inactiveUserRemovals;
+  const usersBase = diff.existing.activeUsers + inactive;
   for (const [kind, removals, existing, limit] of [
-    ['users', diff.userRemovals, diff.existing.users, g.users],
+    ['users', diff.userRemovals, usersBase, g.users],
     ['groups', diff.groupRemovals, diff.existing.groups, g.groups],
     ['memberships', diff.membershipRemovals, diff.existing.memberships, g.memberships],
   ] as const) {
@@ -57,7 +65,7 @@ export function evaluateGuard(diff: DiffResult, finalUsers: number, cfg: Connect
         kind,
         removals,
         existing,
-        rule: `more than ${limit.maxPercent}% of ${existing} (${pct(removals, existing)}%)`,
+        rule: `more than ${limit.maxPercent}% of ${existing}${kind === 'users' ? usersOf(inactive) : ''} (${pct(removals, existing)}%)`,
       });
     } else if (unreadable && removals > 0) {
       trips.push({

@@ -62,10 +62,10 @@ export interface Scope {
   previousRun: number;
   /**
    * What the directory held after that run applied, as it recorded it (evaluate.ts): users not
-   * missing and memberships. Counting them again would read the whole directory. Null when the
-   * run did not record them.
+   * missing, active users and memberships. Counting them again would read the whole directory.
+   * Null when the run did not record them.
    */
-  after: { users: number | null; memberships: number | null };
+  after: { users: number | null; activeUsers: number | null; memberships: number | null };
   /**
    * Nesting edges to hold: the last apply's, or, when the feed moved nesting, decided again over
    * the whole nesting graph of the patched mirror.
@@ -257,13 +257,22 @@ export async function planScope(
   await pool.query(`
     CREATE INDEX ON ${s.users} (id); CREATE INDEX ON ${s.groups} (id); CREATE INDEX ON ${s.lists} (id);
     ANALYZE ${s.users}; ANALYZE ${s.groups}; ANALYZE ${s.lists}; ANALYZE ${s.pairs}`);
-  const { rows: fig } = await pool.query<{ users: string | null; memberships: string | null }>(
-    `SELECT snapshot->>'directory_users' AS users, snapshot->>'directory_memberships' AS memberships
+  const { rows: fig } = await pool.query<{
+    users: string | null;
+    active: string | null;
+    memberships: string | null;
+  }>(
+    `SELECT snapshot->>'directory_users' AS users, snapshot->>'directory_active_users' AS active,
+            snapshot->>'directory_memberships' AS memberships
        FROM dirsync.runs WHERE id = $1`,
     [previousRun],
   );
   const num = (v: string | null | undefined) => (v == null ? null : Number(v));
-  const after = { users: num(fig[0]?.users), memberships: num(fig[0]?.memberships) };
+  const after = {
+    users: num(fig[0]?.users),
+    activeUsers: num(fig[0]?.active),
+    memberships: num(fig[0]?.memberships),
+  };
   return { scope: { ...s, previousRun, after, heldNest, mirrorRunId, deltaRunId: runId } };
 }
 

@@ -118,7 +118,31 @@ export async function expectIncrementalEqualsFull(o: EquivalenceOptions): Promis
       await directorySets(o.reference, config.name),
       `${at(round)} (${inc.mode}: ${inc.modeReason})`,
     );
+    await expectRecordedSizes(o.incremental, inc.runId, config.name, at(round));
     await o.onRound?.(round, inc, full);
   }
   return { modes };
+}
+
+/**
+ * The sizes a run records for the next run in scope (evaluate.ts) are the directory's: an
+ * incremental run moves them by its changes instead of counting, so a drift would go unseen, and
+ * the guard's percentages would be taken of the wrong number.
+ */
+async function expectRecordedSizes(db: pg.Pool, runId: number, connector: string, at: string): Promise<void> {
+  const { rows } = await db.query<Record<string, string | null>>(
+    `SELECT r.snapshot->>'directory_users' AS rec_users, r.snapshot->>'directory_active_users' AS rec_active,
+            r.snapshot->>'directory_memberships' AS rec_memberships,
+            (SELECT count(*) FROM dirsync.users u WHERE u.connector = $2 AND u.missing_since IS NULL)::text AS users,
+            (SELECT count(*) FROM dirsync.users u WHERE u.connector = $2 AND u.missing_since IS NULL AND u.active)::text AS active,
+            (SELECT count(*) FROM dirsync.group_members m JOIN dirsync.groups g ON g.id = m.group_id
+              WHERE g.connector = $2)::text AS memberships
+       FROM dirsync.runs r WHERE r.id = $1`,
+    [runId, connector],
+  );
+  const r = rows[0] ?? {};
+  expect(
+    { users: r.rec_users, active: r.rec_active, memberships: r.rec_memberships },
+    `${at}: the sizes the run recorded`,
+  ).toEqual({ users: r.users, active: r.active, memberships: r.memberships });
 }

@@ -144,7 +144,43 @@ describe('deletion guard: every way to lose users and members counts', () => {
     const s = await sync(db().pool, src.config);
     expect(s.status).toBe('needs_approval');
     expect(s.guard?.[0]).toMatchObject({ kind: 'users', removals: 10, existing: 32 });
-    expect(s.guard?.[0]?.rule).toBe('more than 10% of 32 (31.3%)');
+    expect(s.guard?.[0]?.rule).toBe('more than 10% of 32 active users (31.3%)');
+  });
+
+  it('takes the users percentage of the active users: accounts already disabled do not dilute it', async () => {
+    const src = fileSource({}, name);
+    // 200 users, 178 of them disabled long ago (the soak's shape after earlier mass suspensions).
+    const all = users(200).map((u, i) => (i < 178 ? { ...u, active: false } : u));
+    src.write({ users: all });
+    expect((await sync(db().pool, src.config)).status).toBe('succeeded');
+    const before = await directory(db().pool, name);
+    // 19 of the 22 who can still sign in suspended: 9.5% of all users, 86% of the active ones.
+    src.write({ users: all.map((u, i) => (i >= 178 && i < 197 ? { ...u, active: false } : u)) });
+    const s = await sync(db().pool, src.config);
+    expect(s.status).toBe('needs_approval');
+    expect(s.guard?.[0]).toMatchObject({ kind: 'users', removals: 19, existing: 22 });
+    expect(s.guard?.[0]?.rule).toBe('more than 10% of 22 active users (86.4%)');
+    expect(await directory(db().pool, name)).toEqual(before);
+  });
+
+  it('counts inactive users it removes in both the removals and the base', async () => {
+    const src = fileSource({}, name);
+    const all = users(200).map((u, i) => (i < 100 ? { ...u, active: false } : u));
+    src.write({ users: all });
+    await sync(db().pool, src.config);
+    // 10 disabled accounts leave the IdP: 10 of 100 active + 10 = 9.1%, applied.
+    src.write({ users: all.slice(10) });
+    const ok = await sync(db().pool, src.config);
+    expect(ok.status).toBe('succeeded');
+    expect(ok.counts.users.deactivate).toBe(10);
+    // 15 more: 15 of 100 + 15 = 13.0%, held, and the rule says what the base is.
+    src.write({ users: all.slice(25) });
+    const s = await sync(db().pool, src.config);
+    expect(s.status).toBe('needs_approval');
+    expect(s.guard?.[0]).toMatchObject({ kind: 'users', removals: 15, existing: 115 });
+    expect(s.guard?.[0]?.rule).toBe(
+      'more than 10% of 115 users (the active ones, and 15 inactive this run removes) (13.0%)',
+    );
   });
 
   it('still lets fewer than minRemovals through', async () => {
