@@ -192,8 +192,16 @@ export class RunContext {
     const release = async () => {
       clearTimeout(timer);
       // The run's own connections close first: once the lock is free the run may be reaped, and
-      // the reaper waits for exactly these.
-      await runPool?.end().catch(() => {});
+      // the reaper waits for exactly these. Bounded: a client a step never gave back must not
+      // keep the lock taken (its backend still keeps the reaper and the table sweep away).
+      if (runPool) {
+        let bound: NodeJS.Timeout | undefined;
+        await Promise.race([
+          runPool.end().catch(() => {}),
+          new Promise<void>((resolve) => (bound = setTimeout(resolve, 30_000))),
+        ]);
+        clearTimeout(bound);
+      }
       opts.signal?.removeEventListener('abort', onOuterAbort);
       if (lockLost) {
         lockClient.release(lockLost);
