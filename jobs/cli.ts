@@ -17,6 +17,7 @@ import { subscribeSyncEvents } from './events.js';
 import { startMetricsServer, syncMetrics } from './metrics.js';
 import type { SyncJobData, SyncJobResult } from './payloads.js';
 import { assertRedis, closeSyncQueue, openSyncQueue, redisUrl } from './queue.js';
+import { DEFAULT_STARTUP_WAIT_MS, startWhenReachable } from './startup.js';
 import { triggerSync } from './trigger.js';
 import { startWorker } from './worker.js';
 
@@ -43,41 +44,47 @@ export interface WorkerCommandOptions {
 
 /**
  * Runs a worker until SIGTERM/SIGINT. Tuning for tests and special deployments comes from the
- * environment: DIRSYNC_WORKER_LOCK_MS, DIRSYNC_WORKER_STALLED_MS, DIRSYNC_WORKER_GRACE_MS,
+ * environment: DIRSYNC_STARTUP_WAIT_MS (how long to wait for a restarting database or Redis at
+ * start, default 60 s), DIRSYNC_WORKER_LOCK_MS, DIRSYNC_WORKER_STALLED_MS, DIRSYNC_WORKER_GRACE_MS,
  * DIRSYNC_WORKER_BUSY_RETRY_MS, DIRSYNC_RETRY_BASE_MS, DIRSYNC_RETRY_ATTEMPTS.
  */
 export async function workerCommand(opts: WorkerCommandOptions = {}): Promise<number> {
   const config = setup();
   const concurrency = opts.concurrency ?? config.queue.concurrency;
-  // Fail fast, before touching the database, when Redis is not there.
-  await assertRedis(redisUrl());
   const url = databaseUrl();
-  await ensureDatabase(url);
-  // A run holds up to three connections (its lock, the check/diff session, apply).
+  // Database and Redis restarting as the worker starts are waited out (startup.ts).
+  const wait = { waitMs: envNumber('DIRSYNC_STARTUP_WAIT_MS') ?? DEFAULT_STARTUP_WAIT_MS, log: rootLogger() };
+  // Redis first, before touching the database.
+  await startWhenReachable(async () => {
+    await assertRedis(redisUrl());
+    await ensureDatabase(url);
+  }, wait);
   const pool = createPool(url, concurrency * CONNECTIONS_PER_RUN + 2);
   let metricsServer: { close(): Promise<void> } | null = null;
   try {
-    await migrate(pool);
     const lockDuration = envNumber('DIRSYNC_WORKER_LOCK_MS');
     const stalledInterval = envNumber('DIRSYNC_WORKER_STALLED_MS');
     const shutdownGraceMs = envNumber('DIRSYNC_WORKER_GRACE_MS');
     const busyRetryMs = envNumber('DIRSYNC_WORKER_BUSY_RETRY_MS');
     const baseMs = envNumber('DIRSYNC_RETRY_BASE_MS');
     const attempts = envNumber('DIRSYNC_RETRY_ATTEMPTS');
-    const worker = await startWorker({
-      config,
-      pool,
-      redisUrl: redisUrl(),
-      concurrency,
-      logger: rootLogger(),
-      ...(lockDuration !== undefined ? { lockDuration } : {}),
-      ...(stalledInterval !== undefined ? { stalledInterval } : {}),
-      ...(shutdownGraceMs !== undefined ? { shutdownGraceMs } : {}),
-      ...(busyRetryMs !== undefined ? { busyRetryMs } : {}),
-      ...(baseMs !== undefined || attempts !== undefined
-        ? { retry: { attempts: attempts ?? 5, baseMs: baseMs ?? 30_000, maxMs: 15 * 60_000 } }
-        : {}),
-    });
+    const worker = await startWhenReachable(async () => {
+      await migrate(pool);
+      return startWorker({
+        config,
+        pool,
+        redisUrl: redisUrl(),
+        concurrency,
+        logger: rootLogger(),
+        ...(lockDuration !== undefined ? { lockDuration } : {}),
+        ...(stalledInterval !== undefined ? { stalledInterval } : {}),
+        ...(shutdownGraceMs !== undefined ? { shutdownGraceMs } : {}),
+        ...(busyRetryMs !== undefined ? { busyRetryMs } : {}),
+        ...(baseMs !== undefined || attempts !== undefined
+          ? { retry: { attempts: attempts ?? 5, baseMs: baseMs ?? 30_000, maxMs: 15 * 60_000 } }
+          : {}),
+      });
+    }, wait);
     const port = opts.metricsPort ?? envNumber('DIRSYNC_METRICS_PORT');
     if (port !== undefined) {
       metricsServer = await startMetricsServer(syncMetrics().registry, {
