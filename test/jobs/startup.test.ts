@@ -60,6 +60,9 @@ describe('a worker starting while its database is down', () => {
         30_000,
       );
       expect(ids).toEqual(['waits']);
+      await waitFor('the worker to start', () => worker!.output().includes('"msg":"worker started"'));
+      // One warning for the whole wait, not one per attempt.
+      expect(worker.output().match(/cannot start yet/g) ?? []).toHaveLength(1);
       expect(worker.child.exitCode).toBeNull();
       worker.child.kill('SIGTERM');
       expect(await worker.exited).toBe(0);
