@@ -13,28 +13,24 @@ import { startWorker, type SyncWorker } from '../../jobs/worker.js';
 import { silentLogger } from '../../src/logger.js';
 import { createPool } from '../../src/store/db.js';
 import { migrate } from '../../src/store/migrate.js';
-import {
-  startPrivatePostgres,
-  startPrivateRedis,
-  type PrivatePostgres,
-  type PrivateRedis,
-} from '../helpers/instances.js';
+import type { PrivatePostgres, PrivateRedis } from '../helpers/instances.js';
+import { usePrivateInstances } from '../helpers/private-instances.js';
 import { fileSource, users } from '../helpers/snapshot.js';
 import { waitFor, workerConfig } from './helpers.js';
 
+const instances = usePrivateInstances();
 let pgi: PrivatePostgres;
 let redis: PrivateRedis;
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  [pgi, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
+  ({ pgi, redis } = instances());
   pool = createPool(await pgi.createDatabase('dirsync'), 20);
   await migrate(pool);
 }, 60_000);
 
 afterAll(async () => {
   await pool?.end().catch(() => {});
-  await Promise.all([pgi?.destroy(), redis?.destroy()]);
 });
 
 async function schedulerIds(queue: SyncQueue): Promise<string[]> {

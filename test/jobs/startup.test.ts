@@ -3,35 +3,22 @@
  * caught a worker dying at start during a Postgres restart); a failure no restart explains, or a
  * wait past DIRSYNC_STARTUP_WAIT_MS, still ends it with one clear error. Private Postgres and Redis.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { closeSyncQueue, openSyncQueue } from '../../jobs/queue.js';
 import { startWhenReachable } from '../../jobs/startup.js';
 import { silentLogger } from '../../src/logger.js';
 import { ensureDatabase } from '../../src/store/db.js';
-import {
-  startPrivatePostgres,
-  startPrivateRedis,
-  type PrivatePostgres,
-  type PrivateRedis,
-} from '../helpers/instances.js';
+import { usePrivateInstances } from '../helpers/private-instances.js';
 import { fileSource, users } from '../helpers/snapshot.js';
 import { spawnWorker, stopProcess, waitFor, writeConfigFile, type WorkerProcess } from './helpers.js';
 
-let pgi: PrivatePostgres;
-let redis: PrivateRedis;
-
-beforeAll(async () => {
-  [pgi, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all([pgi?.destroy(), redis?.destroy()]);
-});
+const instances = usePrivateInstances();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('a worker starting while its database is down', () => {
   it('waits for the database, then starts and serves its schedules', async () => {
+    const { pgi, redis } = instances();
     const src = fileSource({}, 'waits');
     src.write({ users: users(2) });
     const prefix = `startup${Date.now()}`;
@@ -74,6 +61,7 @@ describe('a worker starting while its database is down', () => {
   }, 90_000);
 
   it('gives up after the wait, with the last error', async () => {
+    const { pgi } = instances();
     await pgi.stop('fast');
     try {
       const began = Date.now();
