@@ -15,15 +15,14 @@ import { isTransientDatabaseError } from '../src/store/db.js';
 /** How long a worker waits at start for its database and Redis (`DIRSYNC_STARTUP_WAIT_MS`). */
 export const DEFAULT_STARTUP_WAIT_MS = 60_000;
 
-const SOCKET_CODES = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH)$/;
-
-/** A failure a restarting database or Redis gives: refused, reset, starting up, loading. */
+/**
+ * A failure a restarting database or Redis gives: refused or reset (isTransientDatabaseError knows
+ * the socket codes of both, as well as Postgres' "starting up"), or Redis' LOADING while it reads
+ * its dataset back.
+ */
 export function isRestartFailure(e: unknown): boolean {
   if (isTransientDatabaseError(e)) return true;
   for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
-    const code = (c as { code?: unknown }).code;
-    if (typeof code === 'string' && SOCKET_CODES.test(code)) return true;
-    // Redis answers LOADING while it reads its dataset back after a restart.
     const message = (c as { message?: unknown }).message;
     if (typeof message === 'string' && /^LOADING\b/.test(message)) return true;
   }
@@ -34,8 +33,6 @@ export interface StartupWait {
   /** Give up after this long (ms); the last error is thrown. */
   waitMs: number;
   log: Logger;
-  /** Which failures to wait out (default {@link isRestartFailure}). */
-  transient?: (e: unknown) => boolean;
 }
 
 /**
@@ -43,7 +40,6 @@ export interface StartupWait {
  * transient error and `waitMs` has not passed. `start` must clean up after itself when it fails.
  */
 export async function startWhenReachable<T>(start: () => Promise<T>, o: StartupWait): Promise<T> {
-  const transient = o.transient ?? isRestartFailure;
   const began = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
@@ -52,7 +48,7 @@ export async function startWhenReachable<T>(start: () => Promise<T>, o: StartupW
       return out;
     } catch (e) {
       const delay = Math.min(2000, 250 * 2 ** attempt);
-      if (!transient(e) || Date.now() - began + delay > o.waitMs) throw e;
+      if (!isRestartFailure(e) || Date.now() - began + delay > o.waitMs) throw e;
       if (attempt === 0)
         o.log.warn(
           { err: (e as Error).message, waitMs: o.waitMs },

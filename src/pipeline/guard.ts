@@ -14,8 +14,8 @@
  * than `minRemovals` never trip a percentage: one leaver in a directory of five is not an incident).
  * For users, "what the directory holds" is what a run can take away: its active users, plus the
  * inactive ones this run removes. Counting every present user instead let accounts that were
- * already disabled dilute a mass suspension: with 130 of 152 users suspended, suspending 19 of the
- * 22 left was "12.5%" and applied (the fault soak found it).
+ * already disabled dilute a mass suspension: with 178 of 200 users suspended, suspending 19 of the
+ * 22 left was "9.5%" and applied (the fault soak found it).
  * Per group: a group of at least `groupMembers.minMembers` direct members losing more than
  * `groupMembers.maxPercent` of them holds the run, however small that is against all memberships
  * (a group that is deleted is left to the groups limit).

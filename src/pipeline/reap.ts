@@ -20,7 +20,7 @@
  * is left; with client_connection_check_interval that takes about a second.
  */
 import type pg from 'pg';
-import { RUN_APPLICATION_PREFIX } from '../store/db.js';
+import { noBackendOfRunSql } from '../store/db.js';
 import { RUN_LOCK, lockKeySql } from './apply.js';
 import { dropStageTables, dropStaleStageTables } from './stage.js';
 
@@ -55,13 +55,11 @@ export async function reapAbandonedRuns(
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
              AND l.classid = ${RUN_LOCK}::oid
              AND l.objid = (${rowLockKey})::oid)
-        AND NOT EXISTS (
-          SELECT 1 FROM pg_stat_activity a
-           WHERE a.datname = current_database() AND a.application_name = $2 || r.id)
+        AND ${noBackendOfRunSql('r.id')}
       RETURNING r.id, r.connector, r.job_id`,
-    [opts.connector ?? null, RUN_APPLICATION_PREFIX],
+    [opts.connector ?? null],
   );
-  for (const r of rows) await dropStageTables(pool, Number(r.id));
+  // The runs just reaped are among them: failed now, with no backend left.
   await dropStaleStageTables(pool);
   return rows.map((r) => ({ id: Number(r.id), connector: r.connector, jobId: r.job_id }));
 }

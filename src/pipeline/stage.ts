@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { startCopy, type CopyWriter } from '../store/copy.js';
-import { RUN_APPLICATION_PREFIX } from '../store/db.js';
+import { noBackendOfRunSql } from '../store/db.js';
 import type { SourceEdge, SourceProblem } from '../../connectors/types.js';
 import { recordTextFault, reportableJson, reportableText, textFault } from './text.js';
 import type { TransformedGroup, TransformedUser } from './transform.js';
@@ -91,9 +91,8 @@ export async function dropStaleStageTables(pool: pg.Pool): Promise<number> {
                FROM pg_tables t WHERE t.schemaname = $1) s
       WHERE NOT EXISTS (SELECT 1 FROM dirsync.runs r
                          WHERE r.id = s.run_id AND r.status IN ('running', 'needs_approval'))
-        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
-                         WHERE a.datname = current_database() AND a.application_name = $2 || s.run_id)`,
-    [STAGE_SCHEMA, RUN_APPLICATION_PREFIX],
+        AND ${noBackendOfRunSql('s.run_id')}`,
+    [STAGE_SCHEMA],
   );
   for (const r of rows) await dropStageTables(pool, Number(r.run_id));
   return rows.length;

@@ -81,6 +81,17 @@ export function runApplicationName(runId: number): string {
 }
 
 /**
+ * SQL: true when no backend of this database works for the run whose id `runIdSql` gives (its
+ * connections are named by createRunPool). The one test of "a run's statements are all gone" that
+ * the reaper and the table sweep share.
+ */
+export function noBackendOfRunSql(runIdSql: string): string {
+  return `NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                       WHERE a.datname = current_database()
+                         AND a.application_name = '${RUN_APPLICATION_PREFIX}' || (${runIdSql}))`;
+}
+
+/**
  * The connections one run works on: the shared pool's settings, named after the run.
  *
  * Why a run has its own: a process killed with SIGKILL leaves the statements it had sent running
